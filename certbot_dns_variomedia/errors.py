@@ -21,6 +21,8 @@ class APIError(VariomediaError):
 
     ``status`` is the HTTP status (``None`` when no answer came), ``error_id`` the JSON:API
     error ``id`` (e.g. ``resource_not_found``), ``method`` and ``path`` say which request.
+    ``unclear`` is true when the request may have been carried out although no usable answer
+    came (a 5xx, a broken connection after sending): such a POST must not simply be repeated.
     """
 
     def __init__(
@@ -31,12 +33,14 @@ class APIError(VariomediaError):
         error_id: str | None = None,
         method: str | None = None,
         path: str | None = None,
+        unclear: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error_id = error_id
         self.method = method
         self.path = path
+        self.unclear = unclear
 
 
 class AuthenticationError(APIError):

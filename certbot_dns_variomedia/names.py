@@ -1,0 +1,66 @@
+"""DNS names in one canonical form: lower-case ASCII (ACE), no trailing dot.
+
+The API can return names with capitals and in Unicode; users type them any way they like; DNS
+compares case-insensitively. Everything the project compares or sends goes through `to_ace`.
+"""
+
+from __future__ import annotations
+
+import idna
+
+from .errors import ConfigurationError
+
+_MAX_NAME = 253
+_MAX_LABEL = 63
+
+
+def _label_to_ace(label: str, name: str) -> str:
+    if label.isascii():
+        return label.lower()
+    try:
+        return idna.alabel(label.lower()).decode("ascii")
+    except idna.IDNAError as e:
+        raise ConfigurationError(
+            f"{name!r} is not a valid internationalised domain name ({e}); "
+            "check the spelling of the name."
+        ) from None
+
+
+def to_ace(name: str) -> str:
+    """``Bücher.Example.DE.`` → ``xn--bcher-kva.example.de``; errors say what is wrong."""
+    text = name.strip()
+    if text.endswith("."):
+        text = text[:-1]
+    if not text:
+        raise ConfigurationError("An empty domain name was given; give a name like example.de.")
+    labels = text.split(".")
+    if any(not label for label in labels):
+        raise ConfigurationError(f"{name!r} has an empty label (two dots in a row).")
+    ace = ".".join(_label_to_ace(label, name) for label in labels)
+    if any(len(label) > _MAX_LABEL for label in ace.split(".")) or len(ace) > _MAX_NAME:
+        raise ConfigurationError(f"{name!r} is too long for DNS (labels ≤ 63, names ≤ 253).")
+    if any(c.isspace() or c in "/\\@:" for c in ace):
+        raise ConfigurationError(f"{name!r} contains characters that cannot be in a domain name.")
+    return ace
+
+
+def to_unicode(ace: str) -> str:
+    """The readable form for messages; the ACE form when it cannot be decoded."""
+    try:
+        return idna.decode(ace)
+    except idna.IDNAError:
+        return ace
+
+
+def is_subdomain(name: str, zone: str) -> bool:
+    """Whether ACE `name` is `zone` or below it."""
+    return name == zone or name.endswith("." + zone)
+
+
+def relative_name(name: str, zone: str) -> str:
+    """``_acme-challenge.www.example.de`` in ``example.de`` → ``_acme-challenge.www``."""
+    if name == zone:
+        return ""
+    if not name.endswith("." + zone):
+        raise ValueError(f"{name} is not in {zone}")
+    return name[: -len(zone) - 1]
