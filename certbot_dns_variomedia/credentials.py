@@ -47,14 +47,16 @@ def check_permissions(path: Path) -> None:
 
 def _parse(p: Path, required: Mapping[str, str], what: str) -> configobj.ConfigObj:
     """The file's INI content, or an error that says how to fix the file."""
-    if not p.exists():
-        raise ConfigurationError(
-            f"The {what} {p} does not exist. Create it with the keys "
-            f"{', '.join(required)} and protect it with: chmod 600 {p}"
-        )
-    if p.is_dir():
-        raise ConfigurationError(f"The {what} {p} is a directory; give the path of the INI file.")
     try:
+        if not p.exists():
+            raise ConfigurationError(
+                f"The {what} {p} does not exist. Create it with the keys "
+                f"{', '.join(required)} and protect it with: chmod 600 {p}"
+            )
+        if p.is_dir():
+            raise ConfigurationError(
+                f"The {what} {p} is a directory; give the path of the INI file."
+            )
         check_permissions(p)
         text = p.read_text(encoding="utf-8")
     except PermissionError as e:

@@ -25,9 +25,9 @@ class Resource:
 
     type: str
     id: str | None
-    attributes: Mapping[str, Any] = _EMPTY
-    links: Mapping[str, str] = _EMPTY
-    relationships: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)
+    relationships: Mapping[str, Any] = field(default_factory=dict)
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attributes.get(name, default)
@@ -56,9 +56,9 @@ class Document:
 
     data: tuple[Resource, ...] = ()
     is_collection: bool = False
-    links: Mapping[str, str] = _EMPTY
+    links: Mapping[str, str] = field(default_factory=dict)
     errors: tuple[ErrorObject, ...] = ()
-    meta: Mapping[str, Any] = field(default=_EMPTY)
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def single(self) -> Resource:
         """The one resource of a single-resource document."""
