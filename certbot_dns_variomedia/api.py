@@ -27,7 +27,7 @@ import requests
 
 from . import __version__, jsonapi
 from .clock import SYSTEM_CLOCK, Clock
-from .credentials import DEFAULT_API_URL
+from .credentials import DEFAULT_API_URL, VariomediaCredentials
 from .errors import (
     APIError,
     AuthenticationError,
@@ -40,7 +40,7 @@ from .errors import (
     ValidationError,
 )
 from .names import to_ace
-from .pacing import RequestPacer
+from .pacing import FileLedger, RequestPacer, default_ledger_path
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +256,22 @@ class VariomediaClient:
         self._session = session or requests.Session()
         self._session.headers.update(
             {"Accept": ACCEPT, "User-Agent": USER_AGENT, "Authorization": f"token {token}"}
+        )
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: VariomediaCredentials, *, clock: Clock = SYSTEM_CLOCK
+    ) -> VariomediaClient:
+        """The client every front door uses: paced together with every other process of this
+        user that talks to the same API host (they all share one IP's rate limit)."""
+        base_url = check_api_url(credentials.api_url)
+        ledger = FileLedger(default_ledger_path(urlsplit(base_url).netloc))
+        return cls(
+            credentials.token,
+            base_url,
+            token_source=credentials.source,
+            clock=clock,
+            pacer=RequestPacer(clock=clock, ledger=ledger),
         )
 
     def __repr__(self) -> str:

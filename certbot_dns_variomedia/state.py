@@ -45,8 +45,38 @@ class StoredRecord:
     value: str
     created: float = dataclasses.field(default_factory=time.time)
     job_id: str | None = None
-    deleting: bool = False  # a DELETE was accepted; kept until its job is seen done
+    deleting: bool = False  # a DELETE was accepted; kept until the record is seen gone
     batch: str | None = None  # manual hooks: records written but not yet waited for
+    owner: str | None = None  # the process that wrote it (see `process_owner`)
+
+
+def process_owner(pid: int | None = None) -> str:
+    """``pid:start-time``: names one process even after its pid is reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_time(pid)}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that wrote an entry still runs (so its records are in use)."""
+    if not owner:
+        return False
+    pid_text, _, start = owner.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    return _start_time(pid) == start != ""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' if there is no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else ""
 
 
 class StateFile:

@@ -1,0 +1,347 @@
+"""The core every front door shares: plan → present → wait → remove, for a batch of challenges.
+
+* **plan**: one ``GET /domains``, then zones and CNAME delegation decided for every name before
+  anything is written (`zones.place`).
+* **present**: the update lock switched on where it is off (at most one PATCH per domain), then
+  every record written, paced by the client; each id saved in the state file the moment the API
+  returns it.
+* **wait**: DNS first, API second. A record cannot be in DNS before its queue job is done, so
+  every authoritative name server is polled often (free) and the job queue only rarely (one
+  request tells about all pending jobs), just often enough to report a failed job early.
+* **remove**: exactly the records this run wrote, by id; "already gone" is success; a removal is
+  confirmed through DNS, not through extra API requests, and what cannot be confirmed stays in
+  the state file for the next run.
+
+Nothing here knows certbot: `authenticator.py`, `cli.py` and `issue.py` are thin front doors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from .api import Domain, VariomediaClient
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import JobError, PropagationError, VariomediaError
+from .names import to_unicode
+from .propagation import Plan, PropagationStatus, wait
+from .resolver import NameServer, Resolver
+from .state import StateFile, StoredRecord, account_key, owner_alive, process_owner
+from .zones import Placement, ZoneMap, place
+
+logger = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user can tune; defaults match the plugin's option defaults."""
+
+    ttl: int = 300
+    propagation_timeout: float = 300.0  # the longest wait for DNS; the wait ends when all is seen
+    dns_interval: float = 1.0  # between DNS rounds (queries are free)
+    first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
+    update_lock: bool = True
+    nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
+    removal_wait: float = 30.0  # how long cleanup watches DNS to confirm deletions
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One DNS-01 challenge: the certificate name and the TXT value the CA expects."""
+
+    domain: str
+    value: str
+
+
+class ChallengeRun:
+    """The records of one order (or one hook batch), from planning to removal."""
+
+    def __init__(
+        self,
+        client: VariomediaClient,
+        resolver: Resolver,
+        state: StateFile,
+        *,
+        token: str,
+        settings: Settings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        notify: Notify = logger.info,
+        owner: str | None = None,
+    ) -> None:
+        self.client = client
+        self.resolver = resolver
+        self.state = state
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.notify = notify
+        self.account = account_key(client.base_url, token)
+        self.owner = owner or process_owner()
+        self.written: list[StoredRecord] = []
+        self.last_status: PropagationStatus | None = None
+        self._zone_map: ZoneMap | None = None
+        self._servers: dict[str, tuple[NameServer, ...]] = {}
+
+    # -- leftovers -------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Remove records that an earlier, killed run of this account left behind."""
+        leftovers = [
+            r
+            for r in self.state.records()
+            if r.account == self.account and r.owner != self.owner and not owner_alive(r.owner)
+        ]
+        if not leftovers:
+            return
+        self.notify(
+            f"Removing {len(leftovers)} challenge record(s) left behind by an earlier run "
+            f"that was interrupted: {', '.join(r.fqdn for r in leftovers)}"
+        )
+        problems = self._delete(leftovers, confirm=False)
+        for problem in problems:
+            logger.warning("Could not remove a leftover record yet: %s", problem)
+
+    # -- plan ------------------------------------------------------------------------------
+
+    def plan(self, domains: Sequence[str]) -> list[Placement]:
+        """Zone and record name for every certificate name; raises before anything is written."""
+        self._zone_map = ZoneMap(self.client.list_domains())
+        return place(domains, self._zone_map, self.resolver.cname_target)
+
+    # -- present ---------------------------------------------------------------------------
+
+    def present(self, items: Sequence[tuple[Placement, str]], *, batch: str | None = None) -> None:
+        """Write one TXT record per (placement, value), remembering each id at once."""
+        if not items:
+            return
+        zones = sorted({p.zone for p, _ in items})
+        if self.settings.update_lock:
+            for zone in zones:
+                self._ensure_update_lock(zone)
+        self.notify(f"Creating {len(items)} TXT record(s) in {', '.join(map(to_unicode, zones))}")
+        for placement, value in items:
+            write = self.client.create_record(
+                placement.zone, placement.record_name, "TXT", value, ttl=self.settings.ttl
+            )
+            record = StoredRecord(
+                record_id=write.record_id,
+                account=self.account,
+                zone=placement.zone,
+                fqdn=placement.fqdn,
+                value=value,
+                created=self.clock.time(),
+                job_id=write.job.id if write.job and not write.job.done else None,
+                batch=batch,
+                owner=self.owner,
+            )
+            self.state.add(record)
+            self.written.append(record)
+            logger.info(
+                "Created TXT %s (record %s%s)",
+                placement.fqdn,
+                write.record_id,
+                f", queue job {record.job_id}" if record.job_id else "",
+            )
+
+    def _domain(self, zone: str) -> Domain:
+        if self._zone_map is None:
+            self._zone_map = ZoneMap(self.client.list_domains())
+        found = self._zone_map.zone_of(zone)
+        if found is None or found.name != zone:
+            raise self._zone_map.not_in_account(zone)
+        return found
+
+    def _ensure_update_lock(self, zone: str) -> None:
+        """The lock keeps a tariff change from resetting the zone; switch it on only if off."""
+        domain = self._domain(zone)
+        if domain.update_lock is None:  # the list left it out: ask for the domain itself
+            domain = self.client.get_domain(zone)
+        if domain.update_lock:
+            return
+        self.client.set_update_lock(zone, True)
+        self.notify(
+            f"Switched on the DNS update lock of {to_unicode(zone)} so that Variomedia's "
+            "automatic changes (e.g. a tariff change) cannot reset the zone. To turn it off: "
+            "variomedia-dns lock off " + zone
+        )
+
+    # -- wait ------------------------------------------------------------------------------
+
+    def wait(self, records: Sequence[StoredRecord] | None = None) -> None:
+        """Return as soon as every authoritative server shows every value; fail early on a
+        failed job; on timeout raise `PropagationError` naming the laggards."""
+        records = list(self.written if records is None else records)
+        if not records:
+            return
+        plan = Plan.build(
+            [(r.fqdn, r.value) for r in records],
+            {r.fqdn: self._servers_for(r.zone) for r in records},
+        )
+        jobs = _JobWatch(self, records)
+        try:
+            self.last_status = wait(
+                plan,
+                self.resolver,
+                timeout=self.settings.propagation_timeout,
+                interval=self.settings.dns_interval,
+                clock=self.clock,
+                on_round=jobs.on_round,
+            )
+        except PropagationError as e:
+            raise PropagationError(f"{e}{jobs.explain_timeout()}") from None
+
+    def _servers_for(self, zone: str) -> tuple[NameServer, ...]:
+        if self.settings.nameservers is not None:
+            return self.settings.nameservers
+        if zone not in self._servers:
+            self._servers[zone] = tuple(self.resolver.authoritative_servers(zone))
+        return self._servers[zone]
+
+    # -- remove ----------------------------------------------------------------------------
+
+    def remove(self, records: Sequence[StoredRecord] | None = None) -> list[str]:
+        """Delete the given records (default: all this run wrote); never raises.
+
+        Returns the problems, one line each, for the front door to show; the records concerned
+        stay in the state file and the next run removes them.
+        """
+        records = list(self.written if records is None else records)
+        if not records:
+            return []
+        problems = self._delete(records, confirm=True)
+        removed = {r.record_id for r in records}
+        self.written = [r for r in self.written if r.record_id not in removed]
+        return problems
+
+    def _delete(self, records: Iterable[StoredRecord], *, confirm: bool) -> list[str]:
+        problems: list[str] = []
+        unconfirmed: list[StoredRecord] = []
+        for record in records:
+            try:
+                write = self.client.delete_record(record.record_id)
+            except VariomediaError as e:
+                problems.append(f"record {record.record_id} at {record.fqdn}: {e}")
+                continue
+            if write.already_gone or (write.job is not None and write.job.done):
+                self.state.discard({record.record_id})
+                logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
+            else:
+                pending = replace(record, deleting=True, job_id=write.job.id if write.job else None)
+                self._replace_in_state(pending)
+                unconfirmed.append(pending)
+        if unconfirmed and confirm:
+            self._confirm_removal(unconfirmed)
+        return problems
+
+    def _replace_in_state(self, record: StoredRecord) -> None:
+        with self.state.edit() as entries:
+            for i, entry in enumerate(entries):
+                if entry.record_id == record.record_id:
+                    entries[i] = record
+
+    def _confirm_removal(self, records: list[StoredRecord]) -> None:
+        """Watch DNS (free) until a server that showed a value no longer does: its delete job is
+        done. Records not confirmed within `removal_wait` stay in the state file."""
+        shown_by: dict[tuple[str, str], set[NameServer]] = {}
+        if self.last_status is not None:
+            for result in self.last_status.results:
+                for value in result.seen:
+                    shown_by.setdefault((result.name, value), set()).add(result.server)
+        watch = [r for r in records if shown_by.get((r.fqdn, r.value))]
+        deadline = self.clock.monotonic() + self.settings.removal_wait
+        while watch:
+            for record in list(watch):
+                for server in shown_by[(record.fqdn, record.value)]:
+                    answer = self.resolver.query_txt(server, record.fqdn)
+                    if not answer.failed and record.value not in answer.values:
+                        self.state.discard({record.record_id})
+                        watch.remove(record)
+                        logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
+                        break
+            if not watch or self.clock.monotonic() >= deadline:
+                break
+            self.clock.sleep(self.settings.dns_interval)
+        for record in watch:
+            logger.info(
+                "The removal of record %s (%s) is queued at Variomedia but not yet visible in "
+                "DNS; the next run checks that it is gone.",
+                record.record_id,
+                record.fqdn,
+            )
+
+
+class _JobWatch:
+    """Asks the job queue only when DNS cannot tell: records not visible on any server yet."""
+
+    def __init__(self, run: ChallengeRun, records: Sequence[StoredRecord]) -> None:
+        self.run = run
+        self.records = list(records)
+        self.start = run.clock.monotonic()
+        self.next_poll = run.settings.first_job_poll
+        self.step = run.settings.first_job_poll
+        self.done_jobs: set[str] = set()
+        self.still_pending: list[StoredRecord] = []
+
+    def _unseen(self, status: PropagationStatus | None) -> list[StoredRecord]:
+        seen = set()
+        if status is not None:
+            seen = {(r.name, v) for r in status.results for v in r.seen}
+        return [
+            r
+            for r in self.records
+            if r.job_id and r.job_id not in self.done_jobs and (r.fqdn, r.value) not in seen
+        ]
+
+    def on_round(self, status: PropagationStatus) -> None:
+        self.run.last_status = status  # what cleanup and a timeout message build on
+        elapsed = self.run.clock.monotonic() - self.start
+        if status.done or elapsed < self.next_poll:
+            return
+        self.step *= 2
+        self.next_poll = elapsed + self.step
+        self.poll(self._unseen(status))
+
+    def poll(self, unseen: list[StoredRecord]) -> None:
+        """One look at the queue (1 request, plus 1 per job that left it unseen in DNS)."""
+        if not unseen:
+            return
+        client = self.run.client
+        pending = {job.id for job in client.list_pending_jobs()}
+        self.still_pending = []
+        for record in unseen:
+            assert record.job_id is not None
+            if record.job_id in pending:
+                self.still_pending.append(record)
+                continue
+            job = client.get_job(record.job_id)
+            if job.done:
+                self.done_jobs.add(job.id)  # DNS is only lagging behind
+                continue
+            if job.pending:
+                self.still_pending.append(record)
+                continue
+            raise JobError(
+                f"Variomedia's queue job {job.id} for the TXT record at {record.fqdn} ended "
+                f"with status {job.status!r}: the record was not published. Try again; if it "
+                "keeps failing, check the zone in the customer menu or ask Variomedia support.",
+                job_id=job.id,
+                status=job.status,
+            )
+
+    def explain_timeout(self) -> str:
+        """Extra words for a propagation timeout: were the jobs still queued?"""
+        try:
+            self.poll(self._unseen(self.run.last_status))
+        except JobError as e:
+            return f" {e}"
+        except VariomediaError:
+            return ""
+        if not self.still_pending:
+            return ""
+        jobs = ", ".join(sorted({r.job_id or "" for r in self.still_pending}))
+        return (
+            f" Variomedia's queue has not carried out job(s) {jobs} yet, so the record(s) were "
+            "not published: the API is slow right now; try again later."
+        )
