@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from acme import challenges, messages
 from acme import client as acme_client
-from acme import messages
+from acme.crypto_util import make_csr
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 from josepy.jwa import ES256
@@ -27,6 +29,7 @@ from certbot_dns_variomedia.testing.certs import (
     self_signed,
     utcnow,
 )
+from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
 from certbot_dns_variomedia.testing.pebble import Pebble, PebbleError, free_port
 
 verification = pytest.importorskip("cryptography.x509.verification")
@@ -245,6 +248,52 @@ def test_acme_account_can_be_registered(pebble: Pebble, monkeypatch: pytest.Monk
     assert account.uri.startswith(f"https://127.0.0.1:{pebble.acme_port}/")
     assert account.body.status == "valid"
     assert account.body.contact == ("mailto:admin@example.org",)
+
+
+@needs_pebble
+def test_dns01_is_validated_through_the_given_dns_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pebble's validation authority asks the server passed as dns_server, and issues."""
+    zones = StaticZones()
+    zones.add_zone("example.test")
+    with (
+        DNSServer(zones) as dns_server,
+        Pebble(tmp_path / "pebble", dns_server=f"127.0.0.1:{dns_server.port}") as server,
+    ):
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_bundle))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        key = JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+        net = acme_client.ClientNetwork(key, alg=ES256, user_agent="certbot-dns-variomedia-tests")
+        client = acme_client.ClientV2(
+            acme_client.ClientV2.get_directory(server.directory_url, net), net
+        )
+        client.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        csr = make_csr(
+            leaf_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            ["example.test", "*.example.test"],
+        )
+        order = client.new_order(csr)
+        for authz in order.authorizations:
+            challb = next(c for c in authz.body.challenges if isinstance(c.chall, challenges.DNS01))
+            response, validation = challb.chall.response_and_validation(key)
+            zones.add("_acme-challenge.example.test", "TXT", f'"{validation}"')
+            client.answer_challenge(challb, response)
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+        final = client.poll_and_finalize(order, deadline=deadline)
+        root = x509.load_pem_x509_certificate(server.root_pem().encode())
+
+    assert dns_server.queries >= 2  # one validation per authorization, asked of our server
+    assert final.fullchain_pem is not None
+    chain = x509.load_pem_x509_certificates(final.fullchain_pem.encode())
+    sans = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == ["*.example.test", "example.test"]
+    chain[-1].verify_directly_issued_by(root)
 
 
 @needs_pebble
