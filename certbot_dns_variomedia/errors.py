@@ -80,5 +80,9 @@ class ZoneError(ConfigurationError):
     """A name cannot be placed in any DNS zone of the account."""
 
 
+class DNSLookupError(VariomediaError):
+    """A lookup through the recursive (bootstrap) resolver failed: the message says what and why."""
+
+
 class PropagationError(VariomediaError):
     """The records did not become visible on every authoritative name server in time."""

@@ -33,7 +33,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
-from certbot_dns_variomedia.errors import ConfigurationError, VariomediaError
+from certbot_dns_variomedia.errors import ConfigurationError, DNSLookupError
 
 try:
     from dns.nameserver import Do53Nameserver
@@ -63,9 +63,6 @@ _HOST_PORT = re.compile(r"^(?P<host>[^\s:\[\]]+)(?::(?P<port>[^:]*))?$")
 _BRACKETED = re.compile(r"^\[(?P<host>[^\]]+)\](?::(?P<port>.*))?$")
 _HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
 
-
-class DNSLookupError(VariomediaError):
-    """A lookup through the recursive (bootstrap) resolver failed: the message says what and why."""
 
 
 def normalize_name(name: str | dns.name.Name) -> str:
