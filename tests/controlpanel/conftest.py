@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
+from certbot_dns_variomedia.resolver import NameServer, Resolver
+from certbot_dns_variomedia.testing.certs import (
+    CertificateAuthority,
+    IssuedCert,
+    utcnow,
+)
 from certbot_dns_variomedia.testing.controlpanel_sim import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
+from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.https_server import HTTPSServer
+from certbot_dns_variomedia.testing.smtp_server import StartTLSServer
 
 
 class RecordingClock:
@@ -75,3 +87,83 @@ def client(sim: ControlPanelSimulator, clock: RecordingClock) -> Iterator[Contro
     with cp:
         cp.login(sim.config.username, sim.config.password)
         yield cp
+
+
+# -- TLS servers and certificates ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    """A root CA for the whole session; tests issue their own leaves from it."""
+    return CertificateAuthority.create(tmp_path_factory.mktemp("ca"), name="cp-audit test CA")
+
+
+class Servers:
+    """Starts SMTP and HTTPS servers for one test and stops every one of them afterwards."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+
+    def smtp(self, cert: IssuedCert | None = None, host: str = "127.0.0.1") -> StartTLSServer:
+        server = StartTLSServer(
+            certfile=str(cert.fullchain_path) if cert else None,
+            keyfile=str(cert.key_path) if cert else None,
+            host=host,
+        )
+        return self._stack.enter_context(server)
+
+    def https(self, cert: IssuedCert, host: str = "127.0.0.1") -> HTTPSServer:
+        server = HTTPSServer(
+            certfile=str(cert.fullchain_path), keyfile=str(cert.key_path), host=host
+        )
+        return self._stack.enter_context(server)
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    with contextlib.ExitStack() as stack:
+        yield Servers(stack)
+
+
+@pytest.fixture
+def zones() -> StaticZones:
+    """DNS data for the audit: zones example.test and brand.test, no records yet."""
+    data = StaticZones()
+    data.add_zone("example.test")
+    data.add_zone("brand.test")
+    return data
+
+
+@pytest.fixture
+def dns_server(zones: StaticZones) -> Iterator[DNSServer]:
+    server = DNSServer(zones)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def resolver(dns_server: DNSServer) -> Resolver:
+    """The project's resolver, asking only the loopback DNS server."""
+    return Resolver(
+        bootstrap=[NameServer("loopback", dns_server.address, dns_server.port)], timeout=2.0
+    )
+
+
+def leaf(
+    ca: CertificateAuthority,
+    tmp_path: Path,
+    names: list[str],
+    *,
+    days: float = 90,
+    filename: str | None = None,
+) -> IssuedCert:
+    """A leaf from ``ca`` valid for ``days`` more days (negative: expired that long ago)."""
+    return ca.issue(
+        names,
+        not_after=utcnow() + datetime.timedelta(days=days),
+        directory=tmp_path,
+        filename=filename,
+    )
