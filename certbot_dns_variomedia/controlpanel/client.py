@@ -230,12 +230,14 @@ class ControlPanelClient:
                 "check --domain, or log in with an account that manages it.",
                 method="POST",
                 path="hierarchy/_search/",
+                needs_fix=True,
             )
         raise ControlPanelError(
             f"The Control Panel has several objects named {wanted!r} "
             f"(ids {', '.join(map(str, sorted(matches)))}); cannot tell which one to audit.",
             method="POST",
             path="hierarchy/_search/",
+            needs_fix=True,
         )
 
     def search_emails_page(
@@ -426,6 +428,7 @@ class ControlPanelClient:
                 "give that CA with --ca-bundle.",
                 method=method,
                 path=path,
+                needs_fix=True,
             ) from None
         except requests.exceptions.Timeout:
             raise ControlPanelError(
@@ -457,6 +460,7 @@ class ControlPanelClient:
                 status_code=status,
                 method=method,
                 path=path,
+                needs_fix=True,
             )
         try:
             body: Any = response.json()

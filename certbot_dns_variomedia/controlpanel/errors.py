@@ -62,14 +62,28 @@ class ControlPanelError(VariomediaError):
         error_data: Mapping[str, Any] | None = None,
         method: str | None = None,
         path: str | None = None,
+        needs_fix: bool | None = None,
     ) -> None:
         super().__init__(message)
+        self._needs_fix = needs_fix
         self.status_code = status_code
         self.error_id = error_id
         self.error_message = error_message
         self.error_data: Mapping[str, Any] = dict(error_data or {})
         self.method = method
         self.path = path
+
+    @property
+    def needs_fix(self) -> bool:
+        """True when running again unchanged cannot help: the request or configuration is wrong
+        (HTTP 4xx other than 429, or e.g. a domain the login cannot see)."""
+        if self._needs_fix is not None:
+            return self._needs_fix
+        return (
+            self.status_code is not None
+            and 400 <= self.status_code < 500
+            and (self.status_code != 429)
+        )
 
     @property
     def window_too_large(self) -> bool:
@@ -109,7 +123,8 @@ def describe(
     details = "; ".join(f"{k}: {v}" for k, v in _flatten(error_data))
     api_words = f"{said} ({details})" if details else said
     ident = f", error {error_id}" if error_id is not None else ""
-    head = f"The Control Panel refused {what} (HTTP {status_code}{ident}: {api_words})"
+    verb = "failed on" if status_code is not None and status_code >= 500 else "refused"
+    head = f"The Control Panel {verb} {what} (HTTP {status_code}{ident}: {api_words})"
 
     advice = [_FIELD_ADVICE[k] for k in error_data if k in _FIELD_ADVICE]
     if error_id == WINDOW_TOO_LARGE:
