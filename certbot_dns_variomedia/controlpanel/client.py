@@ -13,6 +13,7 @@ import datetime
 import email.utils
 import logging
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -21,7 +22,7 @@ import requests
 
 from .. import __version__
 from ..clock import SYSTEM_CLOCK, Clock
-from .credentials import ControlPanelCredentials, normalise_base_url
+from .credentials import ControlPanelCredentials, is_loopback_host, normalise_base_url
 from .errors import ControlPanelError, describe
 from .models import (
     Direction,
@@ -100,7 +101,12 @@ class ControlPanelClient:
         self._max_retry_after = max_retry_after
         self._source = credentials_source
         self._http = session or requests.Session()
-        self._http.trust_env = False  # no netrc credentials, no proxies picked up silently
+        # No ~/.netrc credentials sent along; proxies from the environment are taken explicitly.
+        self._http.trust_env = False
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        self._proxies = (
+            {} if is_loopback_host(host) else requests.utils.get_environ_proxies(self.base_url)
+        )
         self._lock = threading.Lock()
         self._token: str | None = None
         self._secrets: list[str] = [cp_token]
@@ -133,16 +139,13 @@ class ControlPanelClient:
 
     def login(self, username: str, password: str) -> Login:
         """Log in; the session token is kept for later requests, the scope is returned."""
-        self._secrets.append(password)
-        try:
-            body = self._call(
-                "POST",
-                "auth/login/",
-                json_body={"username": username, "password": password},
-                authorized=False,
-            )
-        finally:
-            self._secrets.remove(password)
+        self._secrets.append(password)  # scrubbed from every later message too
+        body = self._call(
+            "POST",
+            "auth/login/",
+            json_body={"username": username, "password": password},
+            authorized=False,
+        )
         if not isinstance(body, Mapping) or not isinstance(body.get("token"), str):
             raise ControlPanelError(
                 "The Control Panel answered the login without a token; check that cp_url "
@@ -349,6 +352,16 @@ class ControlPanelClient:
                 text = text.replace(secret, "***")
         return text
 
+    def _scrub_data(self, data: Any) -> Any:
+        """``error_data`` with every string scrubbed (a server may echo what it was sent)."""
+        if isinstance(data, str):
+            return self._scrub(data)
+        if isinstance(data, Mapping):
+            return {self._scrub(str(k)): self._scrub_data(v) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self._scrub_data(v) for v in data]
+        return data
+
     def _headers(self, authorized: bool) -> dict[str, str]:
         headers = {
             "app-id": self._app_id,
@@ -419,6 +432,7 @@ class ControlPanelClient:
                 headers=dict(headers),
                 timeout=self._timeout,
                 verify=self._verify,
+                proxies=self._proxies,
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as error:
@@ -512,7 +526,7 @@ class ControlPanelClient:
             status_code=status,
             error_id=error_id,
             error_message=self._scrub(message) if message else None,
-            error_data=data,
+            error_data=self._scrub_data(data),
             method=method,
             path=path,
         )

@@ -273,7 +273,7 @@ class ControlPanelSimulator:
             self._objects[object_id] = name.lower()
             self._emails[object_id] = self._seed_emails(name.lower(), index)
             self.whitelabel[object_id] = self.config.whitelabel_domain
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- data ----------------------------------------------------------------------------
@@ -360,13 +360,13 @@ class ControlPanelSimulator:
 
     def start(self) -> ControlPanelSimulator:
         handler = type("_BoundHandler", (_Handler,), {"sim": self})
-        server_class = _IPv6Server if ":" in self.config.host else ThreadingHTTPServer
+        server_class = _IPv6Server if ":" in self.config.host else _Server
         server = server_class((self.config.host, self.config.port), handler)
         server.daemon_threads = True
         if self.config.certfile:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.config.certfile, self.config.keyfile)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
+            server.tls = context
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -680,7 +680,28 @@ class ControlPanelSimulator:
         return 200, self._customisation(self.config.partner_id, self.config.control_panel_host), {}
 
 
-class _IPv6Server(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """Plain HTTP, or HTTPS with the handshake in the connection's thread (not in accept, where
+    one silent client would stall every other)."""
+
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)
+        try:
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except OSError:
+            return  # the client gave up or refused the certificate
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            wrapped.close()
+
+
+class _IPv6Server(_Server):
     address_family = socket.AF_INET6
 
 

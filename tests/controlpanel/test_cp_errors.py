@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import json
 import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -163,3 +168,79 @@ def test_retry_after_as_http_date() -> None:
     assert _retry_after("Mon, 01 Jan 2024 11:00:00 GMT", now.timestamp()) == 0.0
     assert _retry_after("soon", now.timestamp()) is None
     assert _retry_after(None, now.timestamp()) is None
+
+
+# -- a server that misbehaves in ways the simulator does not ---------------------------------
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """Answers per path: a redirect, an HTML page, an error that echoes the request body."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path.endswith("/auth/login/") and b"echo" in body:
+            payload = json.dumps(
+                {
+                    "error_data": {"password": [f"{json.loads(body)['password']} is wrong"]},
+                    "error_message": f"no user with body {body.decode()}",
+                    "error_id": 1,
+                    "status_code": 400,
+                }
+            ).encode()
+            self._send(400, payload, "application/json")
+        elif self.path.endswith("/auth/login/"):
+            self._send(302, b"", "text/plain", location="http://elsewhere.invalid/")
+        else:
+            self._send(200, b"<html>proxy says hi</html>", "text/html")
+
+    def _send(self, status: int, body: bytes, kind: str, location: str = "") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def odd_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v0/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _odd_client(url: str) -> ControlPanelClient:
+    return ControlPanelClient(
+        url, app_id="a", app_version="1.0.0.0", cp_token="cp-token-secret", timeout=(2.0, 5.0)
+    )
+
+
+def test_redirects_are_not_followed(odd_url: str) -> None:
+    with _odd_client(odd_url) as cp, pytest.raises(ControlPanelError, match="redirected") as caught:
+        cp.login("user", "pass")
+    assert caught.value.status_code == 302
+    assert caught.value.needs_fix
+
+
+def test_an_answer_that_is_not_json(odd_url: str) -> None:
+    with _odd_client(odd_url) as cp, pytest.raises(ControlPanelError, match="not JSON"):
+        cp._call("POST", "hierarchy/_search/", authorized=False)
+
+
+def test_secrets_echoed_by_the_server_are_scrubbed(odd_url: str) -> None:
+    with _odd_client(odd_url) as cp, pytest.raises(ControlPanelError) as caught:
+        cp.login("echo", "the-password-123")
+    error = caught.value
+    for text in (str(error), repr(error), str(error.error_message), json.dumps(error.error_data)):
+        assert "the-password-123" not in text
+    assert error.error_data == {"password": ["*** is wrong"]}
