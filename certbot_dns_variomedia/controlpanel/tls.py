@@ -22,6 +22,7 @@ import hashlib
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -201,9 +202,11 @@ def probing_context() -> ssl.SSLContext:
 class _Lines:
     """Reads SMTP replies from a plain socket, keeping track of bytes read ahead."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock = sock
         self.buffer = b""
+        # The socket timeout bounds each read; this bounds a server that drips bytes slowly.
+        self.deadline = deadline
 
     def reply(self) -> tuple[int, list[str]]:
         """One (possibly multi-line) reply: its code and the text of each line."""
@@ -212,6 +215,8 @@ class _Lines:
             while b"\n" not in self.buffer:
                 if len(self.buffer) > _MAX_REPLY_BYTES:
                     raise ProbeError("the SMTP server sent an over-long reply")
+                if time.monotonic() > self.deadline:
+                    raise ProbeError("the SMTP server is too slow to answer")
                 chunk = self.sock.recv(4096)
                 if not chunk:
                     raise ProbeError("the SMTP server closed the connection")
@@ -227,10 +232,10 @@ class _Lines:
                 raise ProbeError("the SMTP server sent an over-long reply")
 
 
-def _smtp_to_starttls(sock: socket.socket, ehlo_name: str) -> tuple[bool, str]:
+def _smtp_to_starttls(sock: socket.socket, ehlo_name: str, timeout: float) -> tuple[bool, str]:
     """Greeting, EHLO, STARTTLS: ``(True, banner)`` when TLS may start, ``(False, banner)``
-    when STARTTLS is not offered."""
-    reader = _Lines(sock)
+    when STARTTLS is not offered. The whole dialogue takes at most 3 x ``timeout``."""
+    reader = _Lines(sock, time.monotonic() + 3 * timeout)
     code, greeting = reader.reply()
     banner = greeting[0] if greeting else ""
     if code != 220:
@@ -326,7 +331,7 @@ def _open(
         raise _NoConnection(_reason(error)) from None
     try:
         if kind == "smtp":
-            session.starttls, session.banner = _smtp_to_starttls(sock, ehlo_name)
+            session.starttls, session.banner = _smtp_to_starttls(sock, ehlo_name, timeout)
             if not session.starttls:
                 sock.close()
                 return None

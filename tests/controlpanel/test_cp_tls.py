@@ -214,3 +214,16 @@ def test_an_ip_address_host_matches_ip_names(
 )
 def test_name_matching(tmp_path: Path, names: list[str], host: str, expected: bool) -> None:
     assert name_matches(_der_cert(self_signed(tmp_path, names, filename="n")), host) is expected
+
+
+def test_a_server_that_never_greets_times_out() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # the kernel accepts; nobody ever speaks
+    try:
+        probe = probe_smtp(MX, "127.0.0.1", port=listener.getsockname()[1], timeout=0.5)
+    finally:
+        listener.close()
+    assert probe.connected
+    assert probe.certificate is None
+    assert probe.error == "timed out"
