@@ -17,7 +17,12 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
+try:
+    from aiosmtpd.smtp import SMTP
+except ImportError as missing:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "The STARTTLS test server needs aiosmtpd: pip install 'certbot-dns-variomedia[test]'"
+    ) from missing
 
 __all__ = ["StartTLSServer"]
 
