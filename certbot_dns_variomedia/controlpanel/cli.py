@@ -75,17 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--domain", required=True, help="the mail domain to audit")
     parser.add_argument(
-        "--days", type=_positive, default=7.0, help="mail-flow period in days (default: 7)"
+        "--days",
+        type=_positive,
+        default=7.0,
+        metavar="N",
+        help="mail-flow period in days (default: 7)",
     )
     parser.add_argument(
         "--warn-days",
         type=_not_negative,
+        metavar="N",
         default=21.0,
         help="warn when a certificate expires within this many days (default: 21)",
     )
     parser.add_argument(
         "--crit-days",
         type=_not_negative,
+        metavar="N",
         default=7.0,
         help="critical when a certificate expires within this many days (default: 7)",
     )
@@ -109,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout",
         type=_positive,
+        metavar="SECONDS",
         default=10.0,
         help="seconds for each connection and lookup (default: 10)",
     )
@@ -127,11 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask these DNS servers instead of the system's (repeatable, or comma-separated)",
     )
     loopback.add_argument(
-        "--smtp-port", type=_port, default=25, help="port of the gateways (default: 25)"
+        "--smtp-port",
+        type=_port,
+        default=25,
+        metavar="PORT",
+        help="port of the gateways (default: 25)",
     )
     loopback.add_argument(
         "--https-port",
         type=_port,
+        metavar="PORT",
         default=443,
         help="port of the whitelabel host (default: 443; the Control Panel's is in its URL)",
     )
