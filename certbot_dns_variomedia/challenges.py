@@ -87,7 +87,8 @@ class ChallengeRun:
     # -- leftovers -------------------------------------------------------------------------
 
     def sweep(self) -> None:
-        """Remove records that an earlier, killed run of this account left behind."""
+        """Remove records that an earlier, killed run of this account left behind, and make
+        sure earlier removals that were still queued went through."""
         leftovers = [
             r
             for r in self.state.records()
@@ -95,10 +96,12 @@ class ChallengeRun:
         ]
         if not leftovers:
             return
-        self.notify(
-            f"Removing {len(leftovers)} challenge record(s) left behind by an earlier run "
-            f"that was interrupted: {', '.join(r.fqdn for r in leftovers)}"
-        )
+        abandoned = [r.fqdn for r in leftovers if not r.deleting]
+        if abandoned:
+            self.notify(
+                f"Removing {len(abandoned)} challenge record(s) left behind by an earlier run "
+                f"that was interrupted: {', '.join(abandoned)}"
+            )
         problems = self._delete(leftovers, confirm=False)
         for problem in problems:
             logger.warning("Could not remove a leftover record yet: %s", problem)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .api import Domain
-from .errors import ZoneError
+from .errors import DNSLookupError, ZoneError
 from .names import is_subdomain, relative_name, to_ace, to_unicode
 
 CHALLENGE_LABEL = "_acme-challenge"
@@ -97,6 +97,18 @@ class ZoneMap:
         )
 
 
+def _cname(lookup: Callable[[str], str | None], name: str, zone_map: ZoneMap) -> str | None:
+    """The CNAME at `name`; a failed lookup outside the account means: not ours to write."""
+    try:
+        return lookup(name)
+    except DNSLookupError as e:
+        if zone_map.zone_of(name) is None:
+            raise ZoneError(
+                f"{zone_map.not_in_account(name)} (Its CNAME lookup failed: {e})"
+            ) from None
+        raise
+
+
 def place(
     domains: Sequence[str],
     zone_map: ZoneMap,
@@ -112,7 +124,7 @@ def place(
         identifier = identifier_name(domain)
         challenge_name = f"{CHALLENGE_LABEL}.{identifier}"
         fqdn, chain = challenge_name, [challenge_name]
-        while (target := cname_target(fqdn)) is not None:
+        while (target := _cname(cname_target, fqdn, zone_map)) is not None:
             target = to_ace(target)
             if target in chain:
                 raise ZoneError(

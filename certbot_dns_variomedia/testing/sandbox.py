@@ -213,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"certbot failed (exit status {result.returncode}); log: {box.logs_dir}")
             return 1
         live = box.live("sandbox")
-        left = [r for r in box.sim.records() if r.fqdn.startswith("_acme-challenge")]
+        left = [
+            r for r in box.sim.records() if r.name.startswith("_acme-challenge") and not r.deleted
+        ]
         print()
         print(f"Certificate: {live / 'fullchain.pem'}")
         print(f"Private key: {live / 'privkey.pem'}")
