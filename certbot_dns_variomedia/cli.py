@@ -1,0 +1,80 @@
+"""The ``variomedia-dns`` command: the project's core for everyone who cannot load the plugin.
+
+Subcommands (each module registers its own and does its own work; this one only dispatches):
+
+* ``certbot-auth`` / ``certbot-cleanup`` — certbot's manual hooks (`hooks`)
+* ``records list|add|delete``, ``lock on|off|status`` — the account's DNS data (`records`)
+* ``check NAME [VALUE]`` — what every authoritative name server answers (`dnscheck`)
+* ``doctor [DOMAIN]`` — what is wrong and how to fix it (`doctor`)
+* ``issue`` — a certificate without certbot (`issue_cli`, `issue`)
+
+Exit status: 0 success, 1 failure (one message on stderr saying what and how to fix it),
+2 usage error (the command line cannot be carried out; nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__, dnscheck, doctor, hooks, issue_cli, records
+from .cli_options import UsageError, common_options
+from .errors import VariomediaError
+from .output import setup_logging
+
+PROG = "variomedia-dns"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="DNS-01 at Variomedia without the certbot plugin: certbot manual hooks, "
+        "record tools, a propagation check, a doctor, and certificates straight from an ACME "
+        "CA. Credentials: --credentials FILE (the plugin's INI file) or $VARIOMEDIA_API_TOKEN.",
+        epilog="Exit status: 0 success, 1 failure, 2 usage error. "
+        f"'{PROG} COMMAND --help' describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    for module in (hooks, records, dnscheck, doctor, issue_cli):
+        module.register(subparsers, common)
+    return parser
+
+
+def _exit_code(error: SystemExit) -> int:
+    code = error.code
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error argparse has printed
+        return _exit_code(e)
+    verbosity = -1 if args.quiet else args.verbose
+    setup_logging(verbosity, sys.stdout if getattr(args, "log_to_stdout", False) else sys.stderr)
+    try:
+        status: int = args.func(args)
+    except UsageError as e:
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except VariomediaError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"{PROG}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Where the ``variomedia-dns`` command and `issue.obtain_certificate` keep their files.
+
+The manual hooks pass record ids from the auth call to the cleanup call (separate processes)
+through the state file, so both calls must find the same file without being told: the default
+is fixed per user. root gets the system locations (``/var/lib``, ``/etc``) that cron jobs and
+certbot's own hooks run with; everyone else the XDG locations in their home.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+APP = "variomedia-dns"
+ENV_STATE_FILE = "VARIOMEDIA_DNS_STATE_FILE"
+STATE_FILE_NAME = "state.json"
+SYSTEM_STATE_DIR = Path("/var/lib") / APP
+SYSTEM_CONFIG_DIR = Path("/etc") / APP
+
+
+def _is_root(euid: int | None) -> bool:
+    return (os.geteuid() if euid is None else euid) == 0
+
+
+def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
+    value = environ.get(variable, "")
+    # The XDG spec: a relative path in these variables is invalid and must be ignored.
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path(environ.get("HOME") or os.path.expanduser("~")) / fallback
+
+
+def default_state_file(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Path:
+    """``$VARIOMEDIA_DNS_STATE_FILE``, else ``/var/lib/variomedia-dns/state.json`` for root,
+    else ``$XDG_STATE_HOME/variomedia-dns/state.json`` (``~/.local/state/...``)."""
+    env = os.environ if environ is None else environ
+    if explicit := env.get(ENV_STATE_FILE, "").strip():
+        return Path(explicit).expanduser()
+    if _is_root(euid):
+        return SYSTEM_STATE_DIR / STATE_FILE_NAME
+    return _xdg(env, "XDG_STATE_HOME", ".local/state") / APP / STATE_FILE_NAME
+
+
+def default_account_key(
+    directory_url: str, environ: Mapping[str, str] | None = None, euid: int | None = None
+) -> Path:
+    """One ACME account key per CA directory: ``/etc/variomedia-dns/accounts/<server>/`` for
+    root, else ``$XDG_CONFIG_HOME/variomedia-dns/accounts/<server>/`` (``~/.config/...``).
+
+    ``<server>`` is the directory URL's host and path made safe for a file name, so Let's
+    Encrypt's production and staging servers get separate accounts, as they must.
+    """
+    env = os.environ if environ is None else environ
+    base = SYSTEM_CONFIG_DIR if _is_root(euid) else _xdg(env, "XDG_CONFIG_HOME", ".config") / APP
+    parts = urlsplit(directory_url)
+    server = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.netloc}{parts.path}").strip("_.") or "acme"
+    return base / "accounts" / server / "account-key.pem"

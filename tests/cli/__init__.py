@@ -1,0 +1,1 @@
+"""Tests of the ``variomedia-dns`` command, its hooks and `issue.obtain_certificate`."""
