@@ -8,9 +8,9 @@
 * **wait**: DNS first, API second. A record cannot be in DNS before its queue job is done, so
   every authoritative name server is polled often (free) and the job queue only rarely (one
   request tells about all pending jobs), just often enough to report a failed job early.
-* **remove**: exactly the records this run wrote, by id; "already gone" is success; a removal is
-  confirmed through DNS, not through extra API requests, and what cannot be confirmed stays in
-  the state file for the next run.
+* **remove**: exactly the records this run wrote, by id; "already gone" is success. The delete
+  jobs are not waited for (that would hold the certificate back by a job's delay): a removal
+  still queued stays in the state file, and the next run checks it in DNS, at no API cost.
 
 Nothing here knows certbot: `authenticator.py`, `cli.py` and `issue.py` are thin front doors.
 """
@@ -41,11 +41,10 @@ class Settings:
 
     ttl: int = 300
     propagation_timeout: float = 300.0  # the longest wait for DNS; the wait ends when all is seen
-    dns_interval: float = 1.0  # between DNS rounds (queries are free)
+    dns_interval: float = 0.5  # between DNS rounds (queries are free)
     first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
     update_lock: bool = True
     nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
-    removal_wait: float = 30.0  # how long cleanup watches DNS to confirm deletions
 
 
 @dataclass(frozen=True)
@@ -102,9 +101,23 @@ class ChallengeRun:
                 f"Removing {len(abandoned)} challenge record(s) left behind by an earlier run "
                 f"that was interrupted: {', '.join(abandoned)}"
             )
-        problems = self._delete(leftovers, confirm=False)
+        queued = [r for r in leftovers if r.deleting]
+        gone = {r.record_id for r in queued if self._gone_from_dns(r)}
+        if gone:
+            self.state.discard(gone)
+            logger.info("Earlier removals confirmed in DNS: records %s", ", ".join(sorted(gone)))
+        problems = self._delete([r for r in leftovers if r.record_id not in gone])
         for problem in problems:
             logger.warning("Could not remove a leftover record yet: %s", problem)
+
+    def _gone_from_dns(self, record: StoredRecord) -> bool:
+        """Whether every authoritative server answers, and none shows the value any more."""
+        try:
+            servers = self._servers_for(record.zone)
+        except VariomediaError:
+            return False
+        answers = [self.resolver.query_txt(server, record.fqdn) for server in servers]
+        return all(not a.failed and record.value not in a.values for a in answers)
 
     # -- plan ------------------------------------------------------------------------------
 
@@ -213,14 +226,14 @@ class ChallengeRun:
         records = list(self.written if records is None else records)
         if not records:
             return []
-        problems = self._delete(records, confirm=True)
+        problems = self._delete(records)
         removed = {r.record_id for r in records}
         self.written = [r for r in self.written if r.record_id not in removed]
         return problems
 
-    def _delete(self, records: Iterable[StoredRecord], *, confirm: bool) -> list[str]:
+    def _delete(self, records: Iterable[StoredRecord]) -> list[str]:
+        """DELETE each record by id; a removal still queued is remembered, not waited for."""
         problems: list[str] = []
-        unconfirmed: list[StoredRecord] = []
         for record in records:
             try:
                 write = self.client.delete_record(record.record_id)
@@ -229,13 +242,10 @@ class ChallengeRun:
                 continue
             if write.already_gone or (write.job is not None and write.job.done):
                 self.state.discard({record.record_id})
-                logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
             else:
-                pending = replace(record, deleting=True, job_id=write.job.id if write.job else None)
-                self._replace_in_state(pending)
-                unconfirmed.append(pending)
-        if unconfirmed and confirm:
-            self._confirm_removal(unconfirmed)
+                job = write.job.id if write.job else None
+                self._replace_in_state(replace(record, deleting=True, job_id=job))
+            logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
         return problems
 
     def _replace_in_state(self, record: StoredRecord) -> None:
@@ -243,36 +253,6 @@ class ChallengeRun:
             for i, entry in enumerate(entries):
                 if entry.record_id == record.record_id:
                     entries[i] = record
-
-    def _confirm_removal(self, records: list[StoredRecord]) -> None:
-        """Watch DNS (free) until a server that showed a value no longer does: its delete job is
-        done. Records not confirmed within `removal_wait` stay in the state file."""
-        shown_by: dict[tuple[str, str], set[NameServer]] = {}
-        if self.last_status is not None:
-            for result in self.last_status.results:
-                for value in result.seen:
-                    shown_by.setdefault((result.name, value), set()).add(result.server)
-        watch = [r for r in records if shown_by.get((r.fqdn, r.value))]
-        deadline = self.clock.monotonic() + self.settings.removal_wait
-        while watch:
-            for record in list(watch):
-                for server in shown_by[(record.fqdn, record.value)]:
-                    answer = self.resolver.query_txt(server, record.fqdn)
-                    if not answer.failed and record.value not in answer.values:
-                        self.state.discard({record.record_id})
-                        watch.remove(record)
-                        logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
-                        break
-            if not watch or self.clock.monotonic() >= deadline:
-                break
-            self.clock.sleep(self.settings.dns_interval)
-        for record in watch:
-            logger.info(
-                "The removal of record %s (%s) is queued at Variomedia but not yet visible in "
-                "DNS; the next run checks that it is gone.",
-                record.record_id,
-                record.fqdn,
-            )
 
 
 class _JobWatch:
@@ -298,7 +278,7 @@ class _JobWatch:
         ]
 
     def on_round(self, status: PropagationStatus) -> None:
-        self.run.last_status = status  # what cleanup and a timeout message build on
+        self.run.last_status = status  # what a timeout message builds on
         elapsed = self.run.clock.monotonic() - self.start
         if status.done or elapsed < self.next_poll:
             return
