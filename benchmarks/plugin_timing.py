@@ -123,8 +123,13 @@ def main() -> int:
     domains, zone_domains = order(args.names, args.zones)
     servers = tuple(SimNameServer(f"ns{i + 1}.variomedia.test", d) for i, d in enumerate(delays))
     real = SimConfig(domains=zone_domains, nameservers=servers, job_delay=args.job_delay)
+    # The baseline's hook writes without pacing: no rate limit there, it is not what is measured.
     instant = replace(
-        real, nameservers=tuple(replace(s, delay=0.0) for s in servers), job_delay=0.0
+        real,
+        nameservers=tuple(replace(s, delay=0.0) for s in servers),
+        job_delay=0.0,
+        rate_limit=None,
+        lockout=None,
     )
     limit_extra = args.job_delay + max(delays)
     rows: dict[str, list[dict[str, float]]] = {"baseline": [], "plugin": [], "fixed sleep": []}

@@ -172,18 +172,25 @@ def _retry_after(response: requests.Response, default: float) -> float:
     return max(0.0, (when - now).total_seconds())
 
 
+def _related_id(resource: jsonapi.Resource, name: str) -> str | None:
+    related = resource.relationships.get(name)
+    data = related.get("data") if isinstance(related, Mapping) else None
+    found = data.get("id") if isinstance(data, Mapping) else None
+    return None if found is None else str(found)
+
+
 def _domain(resource: jsonapi.Resource) -> Domain:
-    name = resource.attr("name") or resource.id or ""
+    name = to_ace(str(resource.attr("name_ace") or resource.attr("name") or resource.id or ""))
     presence = resource.attr("presence")
     if not isinstance(presence, Mapping):
-        return Domain(name=to_ace(str(name)), has_presence=False)
+        return Domain(name=name, has_presence=False)
     lock = presence.get("dns_update_lock")
     migration = presence.get("dns_migration_mode")
     if isinstance(migration, Mapping):
         migration = migration.get("enabled")
-    package = presence.get("package_id")
+    package = presence.get("package_id") or _related_id(resource, "package")
     return Domain(
-        name=to_ace(str(name)),
+        name=name,
         has_presence=True,
         update_lock=lock if isinstance(lock, bool) else None,
         migration_mode=migration if isinstance(migration, bool) else None,

@@ -64,7 +64,6 @@ _BRACKETED = re.compile(r"^\[(?P<host>[^\]]+)\](?::(?P<port>.*))?$")
 _HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
 
 
-
 def normalize_name(name: str | dns.name.Name) -> str:
     """``Bücher.Example.DE.`` → ``xn--bcher-kva.example.de``: how names are compared and shown.
 
