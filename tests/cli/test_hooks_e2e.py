@@ -1,0 +1,138 @@
+"""The manual hooks for real: ``certbot certonly --manual`` with our hooks, Pebble, the simulator.
+
+Pebble validates against the slowest simulated name server, so the certificate is only issued
+if the last auth hook waited until every server had both records.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from certbot_dns_variomedia.testing.sandbox import DEMO_CONFIG, Sandbox, certificate_names
+from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer, VariomediaSimulator
+
+from .conftest import SCRIPT
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = replace(
+    DEMO_CONFIG,
+    nameservers=(
+        SimNameServer("ns1.variomedia.test", delay=0.0),
+        SimNameServer("ns2.variomedia.test", delay=0.8),
+    ),
+    job_delay=0.3,
+)
+CHALLENGE = "_acme-challenge.example.test"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path, CONFIG) as box:
+        yield box
+
+
+def hook(box: Sandbox, kind: str, state_file: Path) -> str:
+    return shlex.join(
+        [
+            SCRIPT,
+            f"certbot-{kind}",
+            "--credentials",
+            str(box.credentials),
+            "--nameservers",
+            box.nameservers_option,
+            "--state-file",
+            str(state_file),
+            *(["--propagation-seconds", "30"] if kind == "auth" else []),
+        ]
+    )
+
+
+def other_records(sim: VariomediaSimulator) -> list[tuple[str, str, str, str, bool]]:
+    return sorted(
+        (r.id, r.fqdn, r.record_type, r.data, r.deleted)
+        for r in sim.records()
+        if not r.name.startswith("_acme-challenge")
+    )
+
+
+def live_challenges(sim: VariomediaSimulator) -> list[str]:
+    return [r.id for r in sim.records() if r.name.startswith("_acme-challenge") and not r.deleted]
+
+
+def wait_until_withdrawn(sim: VariomediaSimulator, timeout: float = 10.0) -> None:
+    """Deleted records leave DNS once their job is done plus each server's delay."""
+    deadline = time.monotonic() + timeout
+    while any(sim.visible(i, CHALLENGE) for i in range(len(sim.nameservers))):
+        assert time.monotonic() < deadline, "a deleted challenge record is still served"
+        time.sleep(0.1)
+
+
+def test_certbot_manual_hooks_issue_apex_and_wildcard_with_one_wait_and_renew(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    state_file = tmp_path / "hooks-state.json"
+    untouched = other_records(sandbox.sim)
+    result = sandbox.run_certbot(
+        "certonly",
+        "--manual",
+        "--preferred-challenges",
+        "dns",
+        "--manual-auth-hook",
+        hook(sandbox, "auth", state_file),
+        "--manual-cleanup-hook",
+        hook(sandbox, "cleanup", state_file),
+        "--cert-name",
+        "hooks",
+        "--key-type",
+        "ecdsa",
+        "-d",
+        "example.test",
+        "-d",
+        "*.example.test",
+    )
+    shown = result.stdout + result.stderr
+    assert result.returncode == 0, shown
+    assert certificate_names(sandbox.live("hooks") / "cert.pem") == [
+        "example.test",
+        "*.example.test",
+    ]
+    # Two auth calls, one wait: the first wrote and returned, the last waited for both.
+    assert shown.count("ran with output") == 4
+    assert "1 more challenge(s) to come, the last one waits for all" in shown
+    assert shown.count("Waiting up to") == 1
+    assert "until 2 TXT record(s) are visible on every authoritative name server" in shown
+    assert "error output" not in shown  # certbot shows a hook's stderr as a warning
+    # Exactly our two records were written and deleted; nothing else was touched.
+    posts = [e for e in sandbox.sim.log if e.method == "POST"]
+    deletes = sorted(e.path for e in sandbox.sim.log if e.method == "DELETE")
+    created = sorted(f"/dns-records/{r.id}" for r in sandbox.sim.records() if r.source == "api")
+    assert (len(posts), deletes) == (2, created)
+    assert live_challenges(sandbox.sim) == []
+    assert other_records(sandbox.sim) == untouched
+    wait_until_withdrawn(sandbox.sim)
+    log = (sandbox.logs_dir / "letsencrypt.log").read_text()
+    assert sandbox.sim.token not in log
+    # What the state file still lists are removals that were queued, nothing else.
+    entries = json.loads(state_file.read_text())["records"] if state_file.exists() else []
+    assert all(e["deleting"] for e in entries), entries
+
+    # certbot renew runs the saved hooks; its sweep confirms the earlier removals in DNS
+    # without a request, and this run again writes and deletes exactly two records (after a
+    # few seconds' pause: the first run's requests still fill the shared 10-per-10-s window).
+    sandbox.sim.counters.reset()
+    renewal = sandbox.run_certbot("renew", "--force-renewal", "--no-random-sleep-on-renew")
+    assert renewal.returncode == 0, renewal.stdout + renewal.stderr
+    assert "Congratulations, all renewals succeeded" in renewal.stdout + renewal.stderr
+    routes = sandbox.sim.counters.by_route
+    assert (routes.get("POST /dns-records"), routes.get("DELETE /dns-records/{id}")) == (2, 2)
+    assert live_challenges(sandbox.sim) == []
+    assert other_records(sandbox.sim) == untouched
+    assert sandbox.sim.counters.too_many_requests == 0
