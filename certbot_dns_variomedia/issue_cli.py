@@ -9,6 +9,7 @@ leaves ``--out`` exactly as it was.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from .certfiles import load_or_create_account_key, write_certificate_files
@@ -37,6 +38,8 @@ from .issue import (
 from .names import to_unicode
 from .output import print_json, progress, say
 from .paths import default_account_key
+
+logger = logging.getLogger(__name__)
 
 
 def _domains(values: list[str]) -> list[str]:
@@ -83,6 +86,12 @@ def cmd_issue(args: argparse.Namespace) -> int:
         notify=progress,
     )
     files = write_certificate_files(certificate, out)
+    if certificate.private_key_pem is None and (out / "privkey.pem").exists():
+        logger.warning(
+            "%s is from an earlier certificate and does not belong to this one (made from "
+            "--csr, whose key you keep); remove it so that nothing loads the wrong key.",
+            out / "privkey.pem",
+        )
     if args.json:
         print_json(
             {

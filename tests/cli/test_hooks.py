@@ -175,6 +175,7 @@ def test_the_last_call_fails_clearly_and_cleanup_still_removes_everything(
     assert run.statuses == [0, 1, 0, 0]
     assert "not visible on every authoritative name server after 1 s" in run.stderr
     assert account.sim.nameservers[1] in run.stderr  # the server that lags is named
+    assert "raise --propagation-seconds (now 1)" in run.stderr
     assert account.live_challenges() == []
     assert len(created(account)) == 2
 
