@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key, process_owner
+import pytest
 
-from .conftest import Account, write_credentials
+from certbot_dns_variomedia.api import Domain
+from certbot_dns_variomedia.dnscheck import find_zone, follow_cname
+from certbot_dns_variomedia.doctor import Doctor
+from certbot_dns_variomedia.errors import DNSLookupError
+from certbot_dns_variomedia.resolver import NameServer, Resolver
+from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key, process_owner
+from certbot_dns_variomedia.testing.variomedia_sim import VariomediaSimulator
+
+from .conftest import FAST, Account, write_credentials
 
 CHALLENGE = "_acme-challenge.example.test"
 
@@ -85,6 +96,43 @@ def test_check_follows_a_cname_as_the_ca_does(account: Account) -> None:
     assert status == 0
     assert data["cname_chain"] == ["acme.sub.example.test"]
     assert data["queried_name"] == "acme.sub.example.test"
+
+
+@pytest.fixture
+def internet_like() -> Iterator[tuple[VariomediaSimulator, Resolver]]:
+    """Name servers on 127.0.0.2 and 127.0.0.3 sharing one port, found by their NS names."""
+    with VariomediaSimulator(replace(FAST, dns_addresses=("127.0.0.2", "127.0.0.3"))) as sim:
+        port = sim.dns_servers[0].port
+        yield sim, Resolver(bootstrap=[NameServer("127.0.0.2", "127.0.0.2", port)], port=port)
+
+
+def test_zone_and_its_servers_are_found_as_on_the_internet(
+    internet_like: tuple[VariomediaSimulator, Resolver], tmp_path: Path
+) -> None:
+    sim, resolver = internet_like
+    assert find_zone(resolver, "_acme-challenge.www.sub.example.test") == "sub.example.test"
+    assert find_zone(resolver, "_acme-challenge.example.test") == "example.test"
+    sim.add_record("example.test", "_acme-challenge", "CNAME", "a.b.sub.example.test.")
+    sim.add_record("sub.example.test", "a.b", "CNAME", "acme.sub.example.test.")
+    assert follow_cname(resolver, "_acme-challenge.example.test") == [
+        "_acme-challenge.example.test",
+        "a.b.sub.example.test",
+        "acme.sub.example.test",
+    ]
+    with pytest.raises(DNSLookupError, match="REFUSED"):
+        find_zone(resolver, "www.nowhere.test")
+    # The doctor's name server check, on discovered servers: they answer, but they are not
+    # Variomedia's, which it says (the simulator's are ns1/ns2.variomedia.test).
+    args = argparse.Namespace(domain="example.test", credentials=None)
+    doctor = Doctor(args, state=StateFile(tmp_path / "s.json"), resolver=resolver, servers=None)
+    doctor.check_nameservers(Domain("example.test", has_presence=True))
+    assert [(f.check, f.status) for f in doctor.findings] == [
+        ("name servers", "warn"),
+        ("name servers", "ok"),
+    ]
+    assert "ns.variomedia.de and ns2.variomedia.de" in doctor.findings[0].detail
+    assert "127.0.0.2" in doctor.findings[1].detail
+    assert "127.0.0.3" in doctor.findings[1].detail
 
 
 # -- doctor ---------------------------------------------------------------------------------------

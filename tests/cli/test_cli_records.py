@@ -6,11 +6,15 @@ import json
 import os
 import pty
 import subprocess
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key
 
-from .conftest import SCRIPT, Account, write_credentials
+from .conftest import FAST, SCRIPT, Account, start_account, write_credentials
 
 
 def live(account: Account, record_id: str) -> bool:
@@ -235,3 +239,26 @@ def test_lock_of_a_name_inside_a_domain_names_the_domain(account: Account) -> No
     assert unknown.returncode == 1
     assert "not in a domain of this Variomedia account" in unknown.stderr
     assert "PATCH /domains/{name}" not in account.sim.counters.by_route
+
+
+@pytest.fixture
+def variant_account(
+    tmp_path: Path, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Account]:
+    """The documented variants: PATCH answers with a queue job; the domain list omits the lock."""
+    config = replace(FAST, patch_answer="job", domain_list_presence="minimal")
+    yield from start_account(config, tmp_path, cli_env, monkeypatch)
+
+
+def test_lock_waits_for_its_job_and_a_lock_the_list_left_out_is_asked_for(
+    variant_account: Account,
+) -> None:
+    account = variant_account
+    everything = json.loads(account.run("records", "list", "--json").stdout)
+    assert [d["update_lock"] for d in everything["domains"]] == [None, None]  # not guessed
+    one = json.loads(account.run("records", "list", "example.test", "--json").stdout)
+    assert one["domains"][0]["update_lock"] is False
+    on = account.run("lock", "on", "example.test")
+    assert on.returncode == 0, on.stderr
+    assert lock_of(account, "example.test")
+    assert account.sim.counters.by_route["GET /queue-jobs/{id}"] >= 1
