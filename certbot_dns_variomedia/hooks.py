@@ -183,7 +183,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
     servers = nameservers(args)
-    with _hook_run(args, Settings(nameservers=servers), servers) as run:
+    with _hook_run(args, challenge_settings(args, servers), servers) as run:
         problems = clean_up(run, call)
     for problem in problems:
         logger.warning("Could not remove a challenge record: %s. The next run removes it.", problem)
@@ -214,7 +214,8 @@ def register(
         add_credentials_option(parser)
         add_state_file_option(parser)
         add_nameservers_option(parser)
+        # The same options for both, so one option list can be copied into both hooks.
+        add_challenge_options(parser)
         parser.set_defaults(log_to_stdout=True)
-    add_challenge_options(auth)
     auth.set_defaults(func=cmd_auth)
     cleanup.set_defaults(func=cmd_cleanup)

@@ -56,9 +56,8 @@ def hook(account: Account, kind: str, domain: str, value: str, remaining: int, *
         f"CERTBOT_VALIDATION={value}",
         f"CERTBOT_REMAINING_CHALLENGES={remaining}",
     ]
-    options = ["--nameservers", account.nameservers]
-    if kind == "auth":
-        options += ["--propagation-seconds", "20"]
+    # The same options for both hooks, as people copy them.
+    options = ["--nameservers", account.nameservers, "--propagation-seconds", "20"]
     # Through env(1), a pass-through program the owner search must look past.
     return shlex.join(["env", *variables, SCRIPT, f"certbot-{kind}", *options, *extra])
 
