@@ -161,6 +161,10 @@ def main() -> int:
                 f"{median(kind, '429s'):>6.0f}{median(kind, 'polls'):>11.0f}"
             )
     print(f"physical limit (baseline + J + D{len(delays)}): {limit:.2f} s")
+    requests = median("plugin", "requests")
+    floor = max(0.0, requests - 10) * 1.0  # 10 requests per 10 s: one per second past the first 10
+    if floor > limit_extra:
+        print(f"API rate floor for {requests:.0f} requests at 10 per 10 s: {floor:.0f} s")
     print(f"plugin overhead above the limit: {plugin - limit:+.2f} s")
     budget = 2 * len(domains) + args.zones
     print(
