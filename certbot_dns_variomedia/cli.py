@@ -15,8 +15,12 @@ Exit status: 0 success, 1 failure (one message on stderr saying what and how to 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from . import __version__, dnscheck, doctor, hooks, issue_cli, records
 from .cli_options import UsageError, common_options
@@ -51,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that ``finally`` blocks remove what was written."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def _exit_code(error: SystemExit) -> int:
     code = error.code
     if code is None:
@@ -66,6 +78,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _exit_code(e)
     verbosity = -1 if args.quiet else args.verbose
     setup_logging(verbosity, sys.stdout if getattr(args, "log_to_stdout", False) else sys.stderr)
+    with _sigterm_raises():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM as an exception while a command runs (only where nobody else handles it)."""
+    install = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if install:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if install:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand, with every error turned into a message and an exit status."""
     try:
         status: int = args.func(args)
     except UsageError as e:
@@ -78,8 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({e.filename})" if e.filename else ""
         print(f"{PROG}: error: {e.strerror or e}{where}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Terminated) as e:
+        print(
+            f"{PROG}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
+            file=sys.stderr,
+        )
         return 1
     return status
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +30,7 @@ from certbot_dns_variomedia.state import StateFile
 from certbot_dns_variomedia.testing.sandbox import DEMO_CONFIG, Sandbox
 from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer, VariomediaSimulator
 
-from .conftest import run_script
+from .conftest import SCRIPT, run_script
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +86,10 @@ def other_records(sim: VariomediaSimulator) -> list[tuple[str, str, bool]]:
     return sorted(
         (r.id, r.data, r.deleted) for r in sim.records() if not r.name.startswith("_acme-challenge")
     )
+
+
+def queries(sim: VariomediaSimulator) -> int:
+    return sum(server.queries for server in sim.dns_servers)
 
 
 def public_key(data: bytes) -> bytes:
@@ -242,3 +248,40 @@ def test_an_untrusted_ca_certificate_names_the_fix(sandbox: Sandbox, tmp_path: P
     )  # fmt: skip
     assert trusted.returncode == 0, trusted.stderr
     assert os.path.exists(tmp_path / "out" / "privkey.pem")
+
+
+def test_sigterm_during_the_wait_removes_the_records_and_writes_nothing(
+    stale_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    box = stale_sandbox
+    assert box.pebble is not None
+    out = tmp_path / "out"
+    argv = [
+        SCRIPT, "issue", "--server", box.pebble.directory_url, "--credentials",
+        str(box.credentials), "--nameservers", box.nameservers_option, "-d", "example.test",
+        "--out", str(out), "--agree-tos", "--account-key", str(tmp_path / "key.pem"),
+    ]  # fmt: skip
+    env = env_of(box, tmp_path)
+    process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        # Signal once the process waits for ns2 (which never shows the record): the record is
+        # live and the name servers are being asked again. (A signal while the POST's answer
+        # is on its way would leave the record to the next run's sweep, as SIGKILL does.)
+        deadline = time.monotonic() + 30
+        asked: int | None = None
+        while asked is None or queries(box.sim) < asked + 4:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the wait never began"
+            if asked is None and live_challenges(box.sim):
+                asked = queries(box.sim)
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, err
+    assert "variomedia-dns: terminated" in err
+    assert live_challenges(box.sim) == []
+    assert not out.exists()
