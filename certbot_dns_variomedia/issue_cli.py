@@ -149,8 +149,8 @@ def register(
         "--account-key",
         metavar="FILE",
         help="the ACME account's private key (PEM), created there if missing (default: one key "
-        "per CA under /etc/variomedia-dns/accounts/ for root, "
-        "$XDG_CONFIG_HOME/variomedia-dns/accounts/ otherwise)",
+        "per CA under $VARIOMEDIA_DNS_ACCOUNT_DIR, else /etc/variomedia-dns/accounts/ for root, "
+        "else $XDG_CONFIG_HOME/variomedia-dns/accounts/)",
     )
     parser.add_argument("--key-type", choices=("ecdsa", "rsa"), default="ecdsa")
     parser.add_argument("--rsa-key-size", type=int, choices=RSA_KEY_SIZES, default=2048)

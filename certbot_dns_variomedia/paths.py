@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 APP = "variomedia-dns"
 ENV_STATE_FILE = "VARIOMEDIA_DNS_STATE_FILE"
+ENV_ACCOUNT_DIR = "VARIOMEDIA_DNS_ACCOUNT_DIR"
 STATE_FILE_NAME = "state.json"
 SYSTEM_STATE_DIR = Path("/var/lib") / APP
 SYSTEM_CONFIG_DIR = Path("/etc") / APP
@@ -47,14 +48,20 @@ def default_state_file(environ: Mapping[str, str] | None = None, euid: int | Non
 def default_account_key(
     directory_url: str, environ: Mapping[str, str] | None = None, euid: int | None = None
 ) -> Path:
-    """One ACME account key per CA directory: ``/etc/variomedia-dns/accounts/<server>/`` for
-    root, else ``$XDG_CONFIG_HOME/variomedia-dns/accounts/<server>/`` (``~/.config/...``).
+    """One ACME account key per CA directory, in ``<accounts>/<server>/account-key.pem``.
 
+    ``<accounts>`` is ``$VARIOMEDIA_DNS_ACCOUNT_DIR``, else ``/etc/variomedia-dns/accounts``
+    for root, else ``$XDG_CONFIG_HOME/variomedia-dns/accounts`` (``~/.config/...``).
     ``<server>`` is the directory URL's host and path made safe for a file name, so Let's
     Encrypt's production and staging servers get separate accounts, as they must.
     """
     env = os.environ if environ is None else environ
-    base = SYSTEM_CONFIG_DIR if _is_root(euid) else _xdg(env, "XDG_CONFIG_HOME", ".config") / APP
+    if explicit := env.get(ENV_ACCOUNT_DIR, "").strip():
+        accounts = Path(explicit).expanduser()
+    elif _is_root(euid):
+        accounts = SYSTEM_CONFIG_DIR / "accounts"
+    else:
+        accounts = _xdg(env, "XDG_CONFIG_HOME", ".config") / APP / "accounts"
     parts = urlsplit(directory_url)
     server = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.netloc}{parts.path}").strip("_.") or "acme"
-    return base / "accounts" / server / "account-key.pem"
+    return accounts / server / "account-key.pem"

@@ -45,6 +45,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
         "VARIOMEDIA_DNS_STATE_FILE": str(tmp_path / "state.json"),
+        "VARIOMEDIA_DNS_ACCOUNT_DIR": str(tmp_path / "accounts"),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

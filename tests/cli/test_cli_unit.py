@@ -65,6 +65,10 @@ def test_one_account_key_per_ca() -> None:
         "acme-v02.api.letsencrypt.org_directory/account-key.pem"
     )
     assert staging != production
+    explicit = {"VARIOMEDIA_DNS_ACCOUNT_DIR": "/srv/acme"}
+    assert default_account_key("https://127.0.0.1:14000/dir", explicit, 0) == Path(
+        "/srv/acme/127.0.0.1_14000_dir/account-key.pem"
+    )
     assert default_account_key("https://127.0.0.1:14000/dir", {}, 0).parts[:4] == (
         "/",
         "etc",

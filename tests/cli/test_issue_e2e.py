@@ -56,6 +56,7 @@ def env_of(box: Sandbox, tmp_path: Path) -> dict[str, str]:
     env.update(
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         VARIOMEDIA_DNS_STATE_FILE=str(tmp_path / "state.json"),
+        VARIOMEDIA_DNS_ACCOUNT_DIR=str(tmp_path / "accounts"),
     )
     return env
 
@@ -101,9 +102,10 @@ def public_key(data: bytes) -> bytes:
 
 
 def test_obtain_certificate_issues_apex_wildcard_and_a_second_zone(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert sandbox.pebble is not None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(sandbox.cache_dir))  # the pacing ledger
     untouched = other_records(sandbox.sim)
     servers = tuple(parse_nameservers(sandbox.nameservers_option))
     said: list[str] = []
@@ -248,6 +250,8 @@ def test_an_untrusted_ca_certificate_names_the_fix(sandbox: Sandbox, tmp_path: P
     )  # fmt: skip
     assert trusted.returncode == 0, trusted.stderr
     assert os.path.exists(tmp_path / "out" / "privkey.pem")
+    # Without --account-key: one key per CA, in the directory the environment names.
+    assert list((tmp_path / "accounts").glob("*/account-key.pem"))
 
 
 def test_sigterm_during_the_wait_removes_the_records_and_writes_nothing(
