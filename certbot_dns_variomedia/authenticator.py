@@ -19,7 +19,7 @@ from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
 from .api import VariomediaClient
-from .challenges import ChallengeRun, Settings
+from .challenges import MAX_TTL, MIN_TTL, ChallengeRun, Settings
 from .credentials import VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError, VariomediaError
 from .resolver import NameServer, Resolver, parse_nameservers
@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PROPAGATION_SECONDS = 300
 DEFAULT_TTL = 300
-MIN_TTL, MAX_TTL = 300, 86400
 
 
 class Authenticator(dns_common.DNSAuthenticator):

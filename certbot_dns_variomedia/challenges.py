@@ -33,6 +33,10 @@ from .zones import Placement, ZoneMap, place
 logger = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
+OnRound = Callable[[PropagationStatus], None]
+
+# Variomedia's TTL limits for records written through the API.
+MIN_TTL, MAX_TTL = 300, 86400
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Settings:
     first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
     update_lock: bool = True
     nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
+    # The setting a timeout message tells the user to raise, in the front door's own words.
+    timeout_option: str = "--dns-variomedia-propagation-seconds"
 
 
 @dataclass(frozen=True)
@@ -185,9 +191,12 @@ class ChallengeRun:
 
     # -- wait ------------------------------------------------------------------------------
 
-    def wait(self, records: Sequence[StoredRecord] | None = None) -> None:
+    def wait(
+        self, records: Sequence[StoredRecord] | None = None, *, on_round: OnRound | None = None
+    ) -> None:
         """Return as soon as every authoritative server shows every value; fail early on a
-        failed job; on timeout raise `PropagationError` naming the laggards."""
+        failed job; on timeout raise `PropagationError` naming the laggards. `on_round` sees
+        the status after every round (progress displays)."""
         records = list(self.written if records is None else records)
         if not records:
             return
@@ -196,6 +205,12 @@ class ChallengeRun:
             {r.fqdn: self._servers_for(r.zone) for r in records},
         )
         jobs = _JobWatch(self, records)
+
+        def each_round(status: PropagationStatus) -> None:
+            jobs.on_round(status)
+            if on_round is not None:
+                on_round(status)
+
         try:
             self.last_status = wait(
                 plan,
@@ -203,7 +218,8 @@ class ChallengeRun:
                 timeout=self.settings.propagation_timeout,
                 interval=self.settings.dns_interval,
                 clock=self.clock,
-                on_round=jobs.on_round,
+                on_round=each_round,
+                timeout_option=self.settings.timeout_option,
             )
         except PropagationError as e:
             raise PropagationError(f"{e}{jobs.explain_timeout()}") from None

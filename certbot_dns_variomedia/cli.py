@@ -28,14 +28,6 @@ from .errors import VariomediaError
 from .output import setup_logging
 
 PROG = "variomedia-dns"
-# The core names the plugin's option in its timeout message; here the option is ours.
-_PLUGIN_OPTIONS = {"--dns-variomedia-propagation-seconds": "--propagation-seconds"}
-
-
-def _in_our_words(message: str) -> str:
-    for plugin_option, ours in _PLUGIN_OPTIONS.items():
-        message = message.replace(plugin_option, ours)
-    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return 2
     except VariomediaError as e:
-        print(f"{PROG}: error: {_in_our_words(str(e))}", file=sys.stderr)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""

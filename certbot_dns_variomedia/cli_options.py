@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from .api import VariomediaClient
-from .challenges import Settings
+from .challenges import MAX_TTL, MIN_TTL, Settings
 from .credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError
 from .paths import ENV_STATE_FILE, default_state_file
@@ -21,7 +21,6 @@ from .resolver import NameServer, Resolver, parse_nameservers
 from .state import StateFile
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
-MIN_TTL, MAX_TTL = 300, 86400
 DEFAULT_TTL = 300
 DEFAULT_PROPAGATION_SECONDS = 300.0
 
@@ -167,6 +166,7 @@ def challenge_settings(
         propagation_timeout=args.propagation_seconds,
         update_lock=args.update_lock == "on",
         nameservers=servers,
+        timeout_option="--propagation-seconds",
     )
 
 

@@ -14,10 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from .api import DNSRecord, Domain, VariomediaClient
+from .challenges import MAX_TTL, MIN_TTL
 from .cli_options import (
     DEFAULT_PROPAGATION_SECONDS,
-    MAX_TTL,
-    MIN_TTL,
     UsageError,
     add_credentials_option,
     add_json_option,
