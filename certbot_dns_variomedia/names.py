@@ -18,7 +18,10 @@ def _label_to_ace(label: str, name: str) -> str:
     if label.isascii():
         return label.lower()
     try:
-        return idna.alabel(label.lower()).decode("ascii")
+        # UTS #46 mapping, non-transitional: the same IDNA 2008 rules as the resolver's
+        # dnspython codec (IDNA_2008_Practical), so both sides agree on every name.
+        mapped = idna.uts46_remap(label, std3_rules=False, transitional=False)
+        return idna.alabel(mapped).decode("ascii")
     except idna.IDNAError as e:
         raise ConfigurationError(
             f"{name!r} is not a valid internationalised domain name ({e}); "
