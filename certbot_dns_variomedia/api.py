@@ -379,6 +379,14 @@ class VariomediaClient:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def find_record(
+        self, domain: str, name: str, record_type: str, data: str
+    ) -> RecordWrite | None:
+        """The record with exactly this name, type and value, also while its job is pending
+        (what a POST whose answer never arrived may have created); ``None`` if there is none."""
+        name = to_ace(name) if name not in ("", "@") else ""
+        return self._find_created(to_ace(domain), name, record_type.upper(), data)
+
     def delete_record(self, record_id: str) -> RecordWrite:
         """Delete one record by id; a record that is already gone is success, not an error."""
         path = f"/dns-records/{quote(str(record_id), safe='')}"

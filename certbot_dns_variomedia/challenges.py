@@ -18,13 +18,14 @@ Nothing here knows certbot: `authenticator.py`, `cli.py` and `issue.py` are thin
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .api import Domain, VariomediaClient
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import JobError, PropagationError, VariomediaError
-from .names import to_unicode
+from .errors import APIError, JobError, PropagationError, VariomediaError
+from .names import relative_name, to_unicode
 from .propagation import Plan, PropagationStatus, wait
 from .resolver import NameServer, Resolver
 from .state import StateFile, StoredRecord, account_key, owner_alive, process_owner
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
 OnRound = Callable[[PropagationStatus], None]
+
+# The id of a state entry noted before its POST was answered (see `ChallengeRun.present`).
+UNANSWERED = "unanswered:"
 
 # Variomedia's TTL limits for records written through the API.
 MIN_TTL, MAX_TTL = 300, 86400
@@ -144,21 +148,33 @@ class ChallengeRun:
                 self._ensure_update_lock(zone)
         self.notify(f"Creating {len(items)} TXT record(s) in {', '.join(map(to_unicode, zones))}")
         for placement, value in items:
-            write = self.client.create_record(
-                placement.zone, placement.record_name, "TXT", value, ttl=self.settings.ttl
-            )
-            record = StoredRecord(
-                record_id=write.record_id,
+            # Noted before the POST: a process killed while the API works on it leaves this
+            # entry, and whoever finds it looks the record up by its unique value.
+            intent = StoredRecord(
+                record_id=f"{UNANSWERED}{uuid.uuid4().hex}",
                 account=self.account,
                 zone=placement.zone,
                 fqdn=placement.fqdn,
                 value=value,
                 created=self.clock.time(),
-                job_id=write.job.id if write.job and not write.job.done else None,
                 batch=batch,
                 owner=self.owner,
             )
-            self.state.add(record)
+            self.state.add(intent)
+            try:
+                write = self.client.create_record(
+                    placement.zone, placement.record_name, "TXT", value, ttl=self.settings.ttl
+                )
+            except APIError as e:
+                if not e.unclear:  # surely not created; an unclear one stays for a lookup
+                    self.state.discard({intent.record_id})
+                raise
+            record = replace(
+                intent,
+                record_id=write.record_id,
+                job_id=write.job.id if write.job and not write.job.done else None,
+            )
+            self._replace_in_state(record, intent.record_id)
             self.written.append(record)
             logger.info(
                 "Created TXT %s (record %s%s)",
@@ -250,11 +266,14 @@ class ChallengeRun:
     def _delete(self, records: Iterable[StoredRecord]) -> list[str]:
         """DELETE each record by id; a removal still queued is remembered, not waited for."""
         problems: list[str] = []
-        for record in records:
+        for entry in records:
             try:
+                record = self._answered(entry)
+                if record is None:
+                    continue
                 write = self.client.delete_record(record.record_id)
             except VariomediaError as e:
-                problems.append(f"record {record.record_id} at {record.fqdn}: {e}")
+                problems.append(f"record {entry.record_id} at {entry.fqdn}: {e}")
                 continue
             if write.already_gone or (write.job is not None and write.job.done):
                 self.state.discard({record.record_id})
@@ -264,10 +283,28 @@ class ChallengeRun:
             logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
         return problems
 
-    def _replace_in_state(self, record: StoredRecord) -> None:
+    def _answered(self, entry: StoredRecord) -> StoredRecord | None:
+        """The entry with its record's id; for an entry noted before a POST that was never
+        answered, the record carrying its value (the value is a fresh digest, so only that
+        POST can have made it), or ``None`` (and the entry dropped) if there is none."""
+        if not entry.record_id.startswith(UNANSWERED):
+            return entry
+        found = self.client.find_record(
+            entry.zone, relative_name(entry.fqdn, entry.zone), "TXT", entry.value
+        )
+        if found is None:
+            self.state.discard({entry.record_id})
+            return None
+        record = replace(entry, record_id=found.record_id)
+        self._replace_in_state(record, entry.record_id)
+        return record
+
+    def _replace_in_state(self, record: StoredRecord, record_id: str | None = None) -> None:
+        """Put `record` in place of the entry with `record_id` (default: its own id)."""
+        old = record.record_id if record_id is None else record_id
         with self.state.edit() as entries:
             for i, entry in enumerate(entries):
-                if entry.record_id == record.record_id:
+                if entry.record_id == old:
                     entries[i] = record
 
 

@@ -9,6 +9,7 @@ records of others are untouched, and that the token is in no file and no output.
 from __future__ import annotations
 
 import signal
+import time
 from dataclasses import replace
 
 import pytest
@@ -373,6 +374,73 @@ def test_sigterm_while_waiting_then_next_run(stage: Stage, row: FaultRow) -> Non
 def test_sigkill_while_waiting_then_next_run(stage: Stage, row: FaultRow) -> None:
     first = _kill_while_waiting(stage, signal.SIGKILL)
     assert len(stage.ours()) == 2  # nobody could clean up: the next run must
+    second = stage.certonly(["example.test"], cert_name="after")
+    stage.verify_fault(row, [first, (second.returncode, output(second))])
+
+
+def _kill_while_posting(stage: Stage, signum: signal.Signals) -> tuple[int | None, str]:
+    """certbot gets `signum` while the API is still working on its POST: the record is
+    created after certbot is gone, and no answer ever told certbot its id."""
+    stage.sim.faults.slow(1.5, method="POST")
+    job = stage.start(stage.command(["example.test"], cert_name="killed"), "killed")
+    try:
+        stage.wait_until(lambda: any(e.method == "PATCH" for e in stage.sim.log), "the lock")
+        time.sleep(0.5)
+        assert not any(e.method == "POST" for e in stage.sim.log), "the POST was answered"
+        job.signal(signum)
+        status = job.wait(timeout=60)
+        text = job.text()
+    finally:
+        job.close()
+    stage.wait_until(lambda: len(stage.created()) == 1, "the API created the record")
+    return status, text
+
+
+@declare(
+    FaultRow(
+        fault="SIGKILL while a POST is in flight (the API creates the record after certbot "
+        "died), then a new run",
+        made_by='sim.faults.slow(1.5, method="POST"); SIGKILL 0.5 s into the POST',
+        runs=(
+            Run("killed"),
+            Run(
+                "issued",
+                (
+                    "Removing 1 challenge record(s) left behind by an earlier run that was "
+                    "interrupted: _acme-challenge.example.test",
+                    ISSUED,
+                ),
+            ),
+        ),
+        requests=(8, 8),
+    )
+)
+def test_sigkill_during_post_then_next_run(stage: Stage, row: FaultRow) -> None:
+    first = _kill_while_posting(stage, signal.SIGKILL)
+    second = stage.certonly(["example.test"], cert_name="after")
+    stage.verify_fault(row, [first, (second.returncode, output(second))])
+
+
+@declare(
+    FaultRow(
+        fault="SIGTERM while a POST is in flight, then a new run",
+        made_by='sim.faults.slow(1.5, method="POST"); SIGTERM 0.5 s into the POST',
+        runs=(
+            Run("killed"),
+            Run(
+                "issued",
+                (
+                    "Removing 1 challenge record(s) left behind by an earlier run that was "
+                    "interrupted: _acme-challenge.example.test",
+                    ISSUED,
+                ),
+            ),
+        ),
+        requests=(8, 8),
+    )
+)
+def test_sigterm_during_post_then_next_run(stage: Stage, row: FaultRow) -> None:
+    first = _kill_while_posting(stage, signal.SIGTERM)
     second = stage.certonly(["example.test"], cert_name="after")
     stage.verify_fault(row, [first, (second.returncode, output(second))])
 
