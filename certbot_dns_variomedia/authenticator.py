@@ -151,7 +151,7 @@ class Authenticator(dns_common.DNSAuthenticator):
             logger.warning(
                 "Could not remove a challenge record: %s. It is listed in %s and the next run "
                 "removes it.",
-                problem,
+                problem.rstrip("."),  # the API error's own full stop would double
                 run.state.path,
             )
 

@@ -524,8 +524,9 @@ def test_two_runs_with_separate_ledgers_draw_429s(stage: Stage, row: FaultRow) -
                 (
                     "The API token was refused (401 on GET /queue-jobs): check "
                     "dns_variomedia_token in {credentials}.",
-                    "Could not remove a challenge record",
-                    "It is listed in {state} and the next run removes it.",
+                    "Could not remove a challenge record: record ",
+                    "Variomedia support issues new ones. It is listed in {state} and the next "
+                    "run removes it.",
                 ),
             ),
             Run("issued", ("left behind by an earlier run", ISSUED)),
