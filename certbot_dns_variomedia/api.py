@@ -591,6 +591,8 @@ class VariomediaClient:
             try:
                 response = self._send(method, url, params, body, headers)
             except NetworkError as e:
+                if isinstance(e, _UntrustedCertificate):
+                    raise  # a certificate does not get better by asking again
                 self._note_failure(e)
                 if method not in _IDEMPOTENT and e.unclear:
                     raise
@@ -655,6 +657,15 @@ class VariomediaClient:
                     allow_redirects=False,
                 )
             except requests.RequestException as e:
+                if (reason := _certificate_problem(e)) is not None:
+                    raise _UntrustedCertificate(
+                        f"The Variomedia API at {self.base_url} presented an HTTPS certificate "
+                        f"that cannot be trusted ({reason}); nothing was sent. Check "
+                        "dns_variomedia_api_url; if the API really uses a private CA, give its "
+                        "certificate in REQUESTS_CA_BUNDLE. Verification is never switched off.",
+                        method=method,
+                        path=shown,
+                    ) from None
                 raise NetworkError(
                     f"No answer from the Variomedia API at {self.base_url} ({_reason(e)}). "
                     "Check the network connection and dns_variomedia_api_url.",
@@ -760,6 +771,22 @@ class VariomediaClient:
         pause = self._backoff(attempt)
         logger.info("Retrying %s in %.1f s (attempt %d failed)", what, pause, attempt)
         self.clock.sleep(pause)
+
+
+class _UntrustedCertificate(NetworkError):
+    """The TLS handshake failed the certificate check: the request never left this host."""
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)\.? \(_ssl")
+
+
+def _certificate_problem(e: requests.RequestException) -> str | None:
+    """What the certificate check said (``None``: the error was not about the certificate)."""
+    text = str(e)
+    if not isinstance(e, requests.exceptions.SSLError) or "certificate verify failed" not in text:
+        return None
+    found = _VERIFY_FAILED.search(text)
+    return found.group(1) if found else "certificate verify failed"
 
 
 def _refused(e: requests.RequestException) -> bool:

@@ -14,10 +14,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
+from certbot_dns_variomedia.testing.certs import CertificateAuthority, write_pem_bundle
 from certbot_dns_variomedia.testing.controlpanel_sim import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
@@ -25,6 +28,7 @@ from certbot_dns_variomedia.testing.controlpanel_sim import (
 
 from .harness import Stage, output
 from .rows import BadInputRow, declare, measure
+from .tls_relay import TLSRelay
 
 pytestmark = pytest.mark.e2e
 
@@ -255,6 +259,125 @@ def test_plain_http_to_another_host(stage: Stage, row: BadInputRow) -> None:
     )
     status, text = certonly(stage, ["example.test"], credentials=path)
     stage.verify_bad_input(row, status, text)
+
+
+@pytest.fixture
+def relay_ca(tmp_path: Path) -> CertificateAuthority:
+    """A CA the system does not trust (neither does certbot's environment, which trusts
+    Pebble's CA only)."""
+    return CertificateAuthority.create(tmp_path / "relay-ca", name="untrusted relay CA")
+
+
+def _https_credentials(stage: Stage, relay: TLSRelay) -> Path:
+    return with_credentials(
+        stage,
+        "https.ini",
+        "dns_variomedia_token = {token}\n" + f"dns_variomedia_api_url = {relay.url}\n",
+    )
+
+
+def _relay(stage: Stage, ca: CertificateAuthority, names: list[str]) -> TLSRelay:
+    leaf = ca.issue(names, directory=stage.root / "relay")
+    target = urlsplit(stage.sim.url)
+    assert target.hostname is not None
+    assert target.port is not None
+    return TLSRelay(
+        (target.hostname, target.port),
+        certfile=str(leaf.fullchain_path),
+        keyfile=str(leaf.key_path),
+    )
+
+
+@declare(
+    BadInputRow(
+        given="https:// API URL whose certificate the system does not trust",
+        door="certbot",
+        result="refused by the plugin",
+        says=(
+            "The Variomedia API at {url} presented an HTTPS certificate that cannot be "
+            "trusted (unable to get local issuer certificate); nothing was sent. Check "
+            "dns_variomedia_api_url; if the API really uses a private CA, give its certificate "
+            "in REQUESTS_CA_BUNDLE. Verification is never switched off.",
+        ),
+        written=NOTHING,
+        requests=(0, 0),
+        promises=(4, 5),
+    )
+)
+def test_https_with_an_untrusted_certificate(
+    stage: Stage, row: BadInputRow, relay_ca: CertificateAuthority
+) -> None:
+    with _relay(stage, relay_ca, ["127.0.0.1"]) as relay:
+        status, text = certonly(
+            stage, ["example.test"], credentials=_https_credentials(stage, relay)
+        )
+        attempts = relay.attempts
+    stage.verify_bad_input(row, status, text, {"url": relay.url})
+    assert attempts == 1  # refused at once: a certificate does not get better by retrying
+
+
+@declare(
+    BadInputRow(
+        given="https:// API URL whose certificate is for another name",
+        door="certbot",
+        result="refused by the plugin",
+        says=(
+            "The Variomedia API at {url} presented an HTTPS certificate that cannot be "
+            "trusted (IP address mismatch, certificate is not valid for '127.0.0.1'); "
+            "nothing was sent. Check dns_variomedia_api_url; if the API really uses a private "
+            "CA, give its certificate in REQUESTS_CA_BUNDLE. Verification is never switched off.",
+        ),
+        written=NOTHING,
+        requests=(0, 0),
+        promises=(4, 5),
+    )
+)
+def test_https_with_a_certificate_for_another_name(
+    stage: Stage, row: BadInputRow, relay_ca: CertificateAuthority
+) -> None:
+    with _relay(stage, relay_ca, ["api.variomedia.test"]) as relay:
+        status, text = _trusting(stage, relay, relay_ca)
+    stage.verify_bad_input(row, status, text, {"url": relay.url})
+
+
+@declare(
+    BadInputRow(
+        given="https:// API URL whose certificate comes from a CA given in REQUESTS_CA_BUNDLE",
+        door="certbot",
+        result="works",
+        says=(ISSUED,),
+        written=OWN_ONLY,
+        requests=(4, 4),
+        promises=(5,),
+    )
+)
+def test_https_with_a_trusted_private_ca(
+    stage: Stage, row: BadInputRow, relay_ca: CertificateAuthority
+) -> None:
+    """The control of the two rows above: the relay works, so their refusal is about trust."""
+    with _relay(stage, relay_ca, ["127.0.0.1"]) as relay:
+        status, text = _trusting(stage, relay, relay_ca)
+        handshakes = relay.handshakes
+    stage.verify_bad_input(row, status, text)
+    assert handshakes >= 1
+
+
+def _trusting(stage: Stage, relay: TLSRelay, ca: CertificateAuthority) -> tuple[int, str]:
+    """certbot with the relay's CA added to the CAs it trusts (Pebble's, for the ACME side)."""
+    env = stage.box.env()
+    pebble = x509.load_pem_x509_certificates(Path(env["REQUESTS_CA_BUNDLE"]).read_bytes())
+    bundle = write_pem_bundle(stage.root / "trusted.pem", [*pebble, ca.certificate])
+    result = subprocess.run(
+        stage.command(
+            ["example.test"], cert_name="row", credentials=_https_credentials(stage, relay)
+        ),
+        env={**env, "REQUESTS_CA_BUNDLE": str(bundle)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result.returncode, output(result)
 
 
 # -- certbot options ---------------------------------------------------------------------------
