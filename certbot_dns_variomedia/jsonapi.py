@@ -123,7 +123,8 @@ def parse(body: bytes | str) -> Document:
     """Parse a response body; raise `MalformedDocument` for anything that is not JSON:API."""
     try:
         raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        # RecursionError: nesting deeper than Python's stack (a broken or hostile body).
         raise MalformedDocument(f"not JSON ({e.__class__.__name__})") from None
     if not isinstance(raw, Mapping):
         raise MalformedDocument("the top level is not an object")

@@ -61,12 +61,14 @@ _document = st.dictionaries(
     Claim(
         "properties",
         "jsonapi.parse raises nothing but MalformedDocument, whatever the bytes (HTML pages, "
-        "truncated JSON, other encodings)",
+        "truncated or deeply nested JSON, other encodings)",
         promises=(4,),
     )
 )
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300) | _document.map(lambda d: json.dumps(d).encode()))
+@example(b"[" * 100_000)
+@example(b'{"data": ' * 20_000)
 @example(b"<html><body>502 Bad Gateway</body></html>")
 @example(json.dumps({"data": {"type": "x"}})[:-3].encode())
 def test_jsonapi_parse_fails_only_with_malformed_document(body: bytes) -> None:
