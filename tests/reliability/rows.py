@@ -61,12 +61,16 @@ class FaultRow:
     requests: tuple[int, int]  # API requests over all runs: at least, at most
     rate_limited: tuple[int, int] = (0, 0)  # 429 answers over all runs: at least, at most
     promises: tuple[int, ...] = (1, 2, 3, 4)
+    together: bool = False  # the runs run at the same time, not one after the other
+    limit: str = ""  # for a row that claims fewer promises: why, in the document's words
     test: str = ""
 
     @property
     def survived(self) -> str:
         """The row's result in one phrase, for the table."""
         first = self.runs[0].result
+        if self.together:
+            return "all issued" if all(r.result == "issued" for r in self.runs) else "mixed"
         if len(self.runs) == 1:
             return "certificate issued" if first == "issued" else "clean failure"
         tail = ", then ".join("issued" if r.result == "issued" else r.result for r in self.runs[1:])

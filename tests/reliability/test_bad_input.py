@@ -542,6 +542,7 @@ def test_idn_in_unicode(stage: Stage, row: BadInputRow) -> None:
         says=(ISSUED,),
         written=OWN_ONLY,
         requests=(6, 6),
+        promises=(2,),
     )
 )
 def test_idn_in_punycode(stage: Stage, row: BadInputRow) -> None:
@@ -559,6 +560,7 @@ def test_idn_in_punycode(stage: Stage, row: BadInputRow) -> None:
         says=(ISSUED,),
         written=OWN_ONLY,
         requests=(4, 4),
+        promises=(2,),
     )
 )
 def test_name_in_capitals(stage: Stage, row: BadInputRow) -> None:
@@ -575,6 +577,7 @@ def test_name_in_capitals(stage: Stage, row: BadInputRow) -> None:
         says=(ISSUED,),
         written=OWN_ONLY,
         requests=(4, 4),
+        promises=(2,),
     )
 )
 def test_name_with_a_trailing_dot(stage: Stage, row: BadInputRow) -> None:
@@ -645,7 +648,7 @@ def panel() -> Iterator[ControlPanelSimulator]:
         result="split and complete",
         says=(),
         written="read only; every e-mail once, none lost",
-        requests=(10, 40),
+        requests=(12, 12),
         promises=(),
     )
 )

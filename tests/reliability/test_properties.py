@@ -375,15 +375,6 @@ def _scripted_search(
     return fetch
 
 
-@declare(
-    Claim(
-        "properties",
-        "The window-splitting e-mail search yields every e-mail of the period exactly once, "
-        "whatever the dates (many in one second, on split points), the page size, the limit, "
-        "and whether the API's end time is inclusive; or says to shorten --days when one "
-        "second alone holds too many",
-    )
-)
 @st.composite
 def _mailbox(draw: st.DrawFn) -> tuple[list[int], int]:
     """Seconds into the hour of each e-mail (crowding the split points) and a limit low
@@ -393,6 +384,15 @@ def _mailbox(draw: st.DrawFn) -> tuple[list[int], int]:
     return seconds, draw(st.integers(2, max(2, len(seconds))))
 
 
+@declare(
+    Claim(
+        "properties",
+        "The window-splitting e-mail search yields every e-mail of the period exactly once, "
+        "whatever the dates (many in one second, on split points), the page size, the limit, "
+        "and whether the API's end time is inclusive; or says to shorten --days when one "
+        "second alone holds too many",
+    )
+)
 @settings(max_examples=200, deadline=None)
 @given(_mailbox(), st.integers(1, 9), st.booleans(), st.booleans())
 def test_email_search_loses_and_repeats_nothing(
