@@ -21,7 +21,7 @@ from certbot.plugins import dns_common
 from .api import VariomediaClient
 from .challenges import MAX_TTL, MIN_TTL, ChallengeRun, Settings
 from .credentials import VariomediaCredentials, load_variomedia_credentials
-from .errors import ConfigurationError, VariomediaError
+from .errors import ConfigurationError, DNSLookupError, VariomediaError
 from .resolver import NameServer, Resolver, parse_nameservers
 from .state import STATE_FILE_NAME, StateFile
 
@@ -133,6 +133,15 @@ class Authenticator(dns_common.DNSAuthenticator):
             values = [achall.validation(achall.account_key) for achall in achalls]
             run.present(list(zip(placements, values, strict=True)))
             run.wait()
+        except DNSLookupError as e:
+            # The lookups went to the servers the user named: the fix is in that option.
+            hint = (
+                f". Check that the servers given with --{self.name}-nameservers answer DNS "
+                "queries from this machine."
+                if nameservers
+                else ""
+            )
+            raise errors.PluginError(f"{e}{hint}") from None
         except VariomediaError as e:
             raise errors.PluginError(str(e)) from None
         return [achall.response(achall.account_key) for achall in achalls]

@@ -463,7 +463,8 @@ def test_nameservers_malformed(stage: Stage, row: BadInputRow) -> None:
         result="refused by the plugin",
         says=(
             "CNAME lookup for _acme-challenge.example.test failed: no answer within 6 s from "
-            "127.0.0.1:9",
+            "127.0.0.1:9. Check that the servers given with --dns-variomedia-nameservers "
+            "answer DNS queries from this machine.",
         ),
         written=NOTHING,
         requests=(1, 1),
