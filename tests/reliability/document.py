@@ -168,8 +168,9 @@ def render() -> str:
         "(promise 3; every 429 of the matrix was injected, except where a row says otherwise);"
     )
     add(
-        "- **the messages** of the row, verbatim, in certbot's output (promise 4), and for "
-        "refused input that no write request reached the API;"
+        "- **the messages** of the row, verbatim, in certbot's output; for a failed run the "
+        "first one is certbot's last word, after any warning of the cleanup (promise 4); for "
+        "refused input, that no write request reached the API;"
     )
     add(
         "- **the token** is in no file certbot wrote (logs, renewal configuration, state "

@@ -238,6 +238,13 @@ class Stage:
         for fragment in run.says:
             expected = fragment.format(**values)
             assert expected in text, f"missing {expected!r} in:\n{text}"
+        end = text.rfind("Ask for help")  # certbot's closing line of a failed run
+        if run.result == "failed" and run.says and end != -1:
+            # Promise 4: the row's first message is certbot's last word, after any warning
+            # of the cleanup, so a cleanup problem never hides why the order failed.
+            main = text.rfind(run.says[0].format(**values), 0, end)
+            assert main != -1, f"the run did not end with its message:\n{text}"
+            assert "Could not remove a challenge record" not in text[main:end], text
 
     def verify_fault(
         self,
