@@ -143,9 +143,22 @@ class Stage:
         )
 
     def certonly(
-        self, domains: Sequence[str], *, cert_name: str, **options: object
+        self,
+        domains: Sequence[str],
+        *,
+        cert_name: str,
+        propagation: int = 20,
+        extra: Sequence[str] = (),
+        credentials: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return self.run(self.command(domains, cert_name=cert_name, **options))  # type: ignore[arg-type]
+        command = self.command(
+            domains,
+            cert_name=cert_name,
+            propagation=propagation,
+            extra=extra,
+            credentials=credentials,
+        )
+        return self.run(command)
 
     def start(
         self, command: Sequence[str], name: str, env: Mapping[str, str] | None = None
@@ -196,10 +209,9 @@ class Stage:
 
     # -- the checks every row shares ------------------------------------------------------------
 
-    def check_nothing_left(self) -> int:
-        """Promises 1 and 2 on the simulator; returns the records leaked (0 or it fails)."""
+    def check_nothing_left(self) -> None:
+        """Promises 1 and 2 on the simulator: nothing of ours left, no twin, no stranger touched."""
         leaked = self.ours()
-        measure_leaks = len(leaked)
         twins = [
             k
             for k, n in collections.Counter((r.fqdn_ace, r.data) for r in self.created()).items()
@@ -218,7 +230,6 @@ class Stage:
         if state.exists():
             ids = [e["record_id"] for e in json.loads(state.read_text())["records"]]
             assert not [i for i in ids if i.startswith(UNANSWERED)], ids
-        return measure_leaks
 
     def check_no_secret(self, texts: Sequence[str] = ()) -> None:
         """Promise 5: the token is in no file of the sandbox but the credentials files, and in

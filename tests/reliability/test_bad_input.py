@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,8 +37,14 @@ NOTHING = "no API write; no record created"
 OWN_ONLY = "its own challenge record, removed afterwards"
 
 
-def certonly(stage: Stage, domains: list[str], **options: object) -> tuple[int, str]:
-    result = stage.certonly(domains, cert_name="row", **options)
+def certonly(
+    stage: Stage,
+    domains: list[str],
+    *,
+    extra: Sequence[str] = (),
+    credentials: Path | None = None,
+) -> tuple[int, str]:
+    result = stage.certonly(domains, cert_name="row", extra=extra, credentials=credentials)
     return result.returncode, output(result)
 
 

@@ -28,8 +28,10 @@ TWO = ["example.test", "*.example.test"]  # two values at one name: the classic 
 SLOW_QUEUE = replace(CONFIG, job_delay=5.0)
 
 
-def run_once(stage: Stage, domains: list[str], **options: object) -> list[tuple[int | None, str]]:
-    result = stage.certonly(domains, cert_name="row", **options)
+def run_once(
+    stage: Stage, domains: list[str], propagation: int = 20
+) -> list[tuple[int | None, str]]:
+    result = stage.certonly(domains, cert_name="row", propagation=propagation)
     return [(result.returncode, output(result))]
 
 
