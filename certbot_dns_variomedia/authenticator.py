@@ -53,20 +53,27 @@ class Authenticator(dns_common.DNSAuthenticator):
         add: Callable[..., None],
         default_propagation_seconds: int = DEFAULT_PROPAGATION_SECONDS,
     ) -> None:
-        super().add_parser_arguments(add, default_propagation_seconds)
+        # Not certbot's help text: here the value is an upper bound, not a fixed sleep.
+        add(
+            "propagation-seconds",
+            type=int,
+            default=default_propagation_seconds,
+            help="The longest time to wait until every authoritative name server shows every "
+            "TXT record; the CA is asked to validate as soon as they do.",
+        )
         add("credentials", help="Variomedia credentials INI file.")
         add(
             "ttl",
             type=int,
             default=DEFAULT_TTL,
-            help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} seconds. (Default: {DEFAULT_TTL})",
+            help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} seconds.",
         )
         add(
             "nameservers",
             default=None,
             help="Comma-separated host[:port] list of name servers to check for the records, "
-            "instead of the zone's authoritative name servers (split-horizon DNS, tests). "
-            "(Default: discover them from the zone's NS records)",
+            "instead of the zone's authoritative name servers found through its NS records "
+            "(split-horizon DNS, tests).",
         )
         add(
             "update-lock",
@@ -74,7 +81,7 @@ class Authenticator(dns_common.DNSAuthenticator):
             default="on",
             help="'on': switch the domain's DNS update lock on before writing, so that "
             "Variomedia's automatic changes cannot reset the zone; 'off': leave the domain's "
-            "settings alone. (Default: on)",
+            "settings alone.",
         )
 
     def more_info(self) -> str:

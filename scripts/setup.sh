@@ -10,6 +10,9 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v pebble >/dev/null 2>&1 || need_apt+=(pebble)
+# The examples' tests check shell scripts and systemd units with these.
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${need_apt[*]}"
