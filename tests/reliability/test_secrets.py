@@ -78,6 +78,7 @@ def _read(path: Path) -> bytes:
         promises=(5,),
     )
 )
+@pytest.mark.e2e
 def test_token_absent_with_maximal_logging(make_stage: MakeStage) -> None:
     stage = make_stage(SLOW_DNS)
     token = stage.sim.token.encode()
@@ -113,6 +114,7 @@ def test_token_absent_with_maximal_logging(make_stage: MakeStage) -> None:
         promises=(5,),
     )
 )
+@pytest.mark.e2e
 def test_token_absent_from_failures_with_maximal_logging(make_stage: MakeStage) -> None:
     stage = make_stage()
     stage.sim.faults.html_errors(1)
