@@ -166,7 +166,9 @@ class ChallengeRun:
                     placement.zone, placement.record_name, "TXT", value, ttl=self.settings.ttl
                 )
             except APIError as e:
-                if not e.unclear:  # surely not created; an unclear one stays for a lookup
+                if e.unclear:  # perhaps created: this run's cleanup looks it up by its value
+                    self.written.append(intent)
+                else:
                     self.state.discard({intent.record_id})
                 raise
             record = replace(
