@@ -167,7 +167,7 @@ class Authenticator(dns_common.DNSAuthenticator):
             logger.warning(
                 "Could not remove a challenge record: %s. It is listed in %s and the next run "
                 "removes it.",
-                problem.rstrip("."),  # the API error's own full stop would double
+                problem,
                 run.state.path,
             )
 

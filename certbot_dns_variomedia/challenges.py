@@ -108,8 +108,8 @@ class ChallengeRun:
         abandoned = [r.fqdn for r in leftovers if not r.deleting]
         if abandoned:
             self.notify(
-                f"Removing {len(abandoned)} challenge record(s) left behind by an earlier run "
-                f"that was interrupted: {', '.join(abandoned)}"
+                f"Cleaning up {len(abandoned)} challenge record(s) an earlier run left behind "
+                f"(interrupted, or its cleanup failed): {', '.join(abandoned)}"
             )
         queued = [r for r in leftovers if r.deleting]
         gone = {r.record_id for r in queued if self._gone_from_dns(r)}
@@ -275,7 +275,8 @@ class ChallengeRun:
                     continue
                 write = self.client.delete_record(record.record_id)
             except VariomediaError as e:
-                problems.append(f"record {entry.record_id} at {entry.fqdn}: {e}")
+                # One clause per problem: front doors add their own sentence after it.
+                problems.append(f"record {entry.record_id} at {entry.fqdn}: {str(e).rstrip('.')}")
                 continue
             if write.already_gone or (write.job is not None and write.job.done):
                 self.state.discard({record.record_id})

@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import logging
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,6 +34,7 @@ from .credentials import ENV_TOKEN, VariomediaCredentials
 from .errors import APIError, ConfigurationError, DNSLookupError, VariomediaError
 from .names import to_unicode
 from .output import print_json, say
+from .paths import CERTBOT_PLUGIN_STATE_FILE
 from .resolver import NameServer, Resolver
 from .state import StateFile, account_key, owner_alive
 from .zones import CHALLENGE_LABEL, ZoneMap, identifier_name, place
@@ -73,13 +74,13 @@ class Doctor:
         self,
         args: argparse.Namespace,
         *,
-        state: StateFile,
+        states: Sequence[StateFile],
         resolver: Resolver,
         servers: tuple[NameServer, ...] | None,
     ) -> None:
         self.args = args
         self.domain: str | None = args.domain
-        self.state = state
+        self.states = list(states)
         self.resolver = resolver
         self.servers = servers
         self.findings: list[Finding] = []
@@ -112,7 +113,8 @@ class Doctor:
         else:
             self.check_nameservers(zone)
             self.check_delegation(zone_map)
-        self.check_state(account_key(client.base_url, credentials.token))
+        for state in self.states:
+            self.check_state(state, account_key(client.base_url, credentials.token))
         return self.findings
 
     # -- the checks, in order ------------------------------------------------------------------
@@ -277,17 +279,17 @@ class Doctor:
                 f"written there, in the zone {to_unicode(placement.zone)}",
             )
 
-    def check_state(self, account: str) -> None:
-        if not self.state.path.exists():  # reading would create its directory and lock file
-            self.add("state file", "ok", f"no leftovers ({self.state.path} does not exist)")
+    def check_state(self, state: StateFile, account: str) -> None:
+        if not state.path.exists():  # reading would create its directory and lock file
+            self.add("state file", "ok", f"no leftovers ({state.path} does not exist)")
             return
-        entries = self.state.records()
+        entries = state.records()
         mine = [r for r in entries if r.account == account]
         others = len(entries) - len(mine)
         in_use = [r for r in mine if owner_alive(r.owner)]
         queued = [r for r in mine if r.deleting and not owner_alive(r.owner)]
         left = [r for r in mine if not r.deleting and not owner_alive(r.owner)]
-        where = str(self.state.path)
+        where = str(state.path)
         if others:
             self.add("state file", "note", f"{others} entries of other accounts in {where}")
         if in_use:
@@ -312,9 +314,20 @@ class Doctor:
             self.add("state file", "ok", f"no leftovers in {where}")
 
 
+def state_files(args: argparse.Namespace) -> list[StateFile]:
+    """The command's state file, and the plugin's in certbot's default work directory when it
+    exists and no file was named: leftovers of either kind are worth a look."""
+    states = [state_file(args)]
+    if not args.state_file and CERTBOT_PLUGIN_STATE_FILE.exists():
+        states.append(StateFile(CERTBOT_PLUGIN_STATE_FILE))
+    return states
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     servers = nameservers(args)
-    doctor = Doctor(args, state=state_file(args), resolver=make_resolver(servers), servers=servers)
+    doctor = Doctor(
+        args, states=state_files(args), resolver=make_resolver(servers), servers=servers
+    )
     findings = doctor.run()
     failed = any(f.status == "fail" for f in findings)
     if args.json:

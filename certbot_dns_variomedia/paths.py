@@ -20,6 +20,8 @@ ENV_ACCOUNT_DIR = "VARIOMEDIA_DNS_ACCOUNT_DIR"
 STATE_FILE_NAME = "state.json"
 SYSTEM_STATE_DIR = Path("/var/lib") / APP
 SYSTEM_CONFIG_DIR = Path("/etc") / APP
+# The certbot plugin keeps its state file in certbot's work directory; this is certbot's default.
+CERTBOT_PLUGIN_STATE_FILE = Path("/var/lib/letsencrypt/dns-variomedia-state.json")
 
 
 def _is_root(euid: int | None) -> bool:

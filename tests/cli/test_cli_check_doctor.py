@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from certbot_dns_variomedia import doctor as doctor_module
 from certbot_dns_variomedia.api import Domain
 from certbot_dns_variomedia.dnscheck import find_zone, follow_cname
 from certbot_dns_variomedia.doctor import Doctor
@@ -124,7 +125,7 @@ def test_zone_and_its_servers_are_found_as_on_the_internet(
     # The doctor's name server check, on discovered servers: they answer, but they are not
     # Variomedia's, which it says (the simulator's are ns1/ns2.variomedia.test).
     args = argparse.Namespace(domain="example.test", credentials=None)
-    doctor = Doctor(args, state=StateFile(tmp_path / "s.json"), resolver=resolver, servers=None)
+    doctor = Doctor(args, states=[StateFile(tmp_path / "s.json")], resolver=resolver, servers=None)
     doctor.check_nameservers(Domain("example.test", has_presence=True))
     assert [(f.check, f.status) for f in doctor.findings] == [
         ("name servers", "warn"),
@@ -258,3 +259,20 @@ def test_doctor_tells_leftovers_from_queued_removals(account: Account) -> None:
     assert "2 record(s) left behind by interrupted runs" in text
     assert "1 (_acme-challenge.example.test), 3 (_acme-challenge.example.test)" in text
     assert "variomedia-dns records delete ID" in text
+
+
+def test_doctor_also_reads_the_plugins_state_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin_state = tmp_path / "letsencrypt" / "dns-variomedia-state.json"
+    monkeypatch.setattr(doctor_module, "CERTBOT_PLUGIN_STATE_FILE", plugin_state)
+    monkeypatch.setenv("VARIOMEDIA_DNS_STATE_FILE", str(tmp_path / "hooks.json"))
+    args = argparse.Namespace(state_file=None)
+    assert [s.path for s in doctor_module.state_files(args)] == [tmp_path / "hooks.json"]
+    StateFile(plugin_state).add(StoredRecord("9", "acct", "example.test", CHALLENGE, "v"))
+    assert [s.path for s in doctor_module.state_files(args)] == [
+        tmp_path / "hooks.json",
+        plugin_state,
+    ]
+    named = argparse.Namespace(state_file=str(tmp_path / "named.json"))
+    assert [s.path for s in doctor_module.state_files(named)] == [tmp_path / "named.json"]

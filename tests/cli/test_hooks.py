@@ -136,7 +136,7 @@ def test_a_new_run_sweeps_what_a_killed_run_left_but_never_a_live_runs_records(
         hook(account, "cleanup", "example.test", "new-2", 0),
     )
     assert run.statuses == [0, 0, 0, 0], run.stderr
-    assert "Removing 1 challenge record(s) left behind by an earlier run" in run.stdout
+    assert "Cleaning up 1 challenge record(s) an earlier run left behind" in run.stdout
     # The second call did not sweep the first call's record: both were waited for.
     assert "All 2 TXT record(s) of this order are visible" in run.stdout
     assert account.live_challenges() == [busy.id]

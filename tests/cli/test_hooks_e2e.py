@@ -132,7 +132,10 @@ def test_certbot_manual_hooks_issue_apex_and_wildcard_with_one_wait_and_renew(
     assert renewal.returncode == 0, renewal.stdout + renewal.stderr
     assert "Congratulations, all renewals succeeded" in renewal.stdout + renewal.stderr
     routes = sandbox.sim.counters.by_route
-    assert (routes.get("POST /dns-records"), routes.get("DELETE /dns-records/{id}")) == (2, 2)
+    assert (routes.get("POST /dns-records"), routes.get("DELETE /dns-records/{id}")) == (2, 2), (
+        routes,
+        renewal.stdout + renewal.stderr,
+    )
     assert live_challenges(sandbox.sim) == []
     assert other_records(sandbox.sim) == untouched
     assert sandbox.sim.counters.too_many_requests == 0

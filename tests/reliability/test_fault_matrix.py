@@ -364,8 +364,9 @@ def test_sigterm_while_waiting_then_next_run(stage: Stage, row: FaultRow) -> Non
             Run(
                 "issued",
                 (
-                    "Removing 2 challenge record(s) left behind by an earlier run that was "
-                    "interrupted: _acme-challenge.example.test, _acme-challenge.example.test",
+                    "Cleaning up 2 challenge record(s) an earlier run left behind (interrupted, "
+                    "or its cleanup failed): _acme-challenge.example.test, "
+                    "_acme-challenge.example.test",
                     ISSUED,
                 ),
             ),
@@ -408,8 +409,8 @@ def _kill_while_posting(stage: Stage, signum: signal.Signals) -> tuple[int | Non
             Run(
                 "issued",
                 (
-                    "Removing 1 challenge record(s) left behind by an earlier run that was "
-                    "interrupted: _acme-challenge.example.test",
+                    "Cleaning up 1 challenge record(s) an earlier run left behind (interrupted, "
+                    "or its cleanup failed): _acme-challenge.example.test",
                     ISSUED,
                 ),
             ),
@@ -432,8 +433,8 @@ def test_sigkill_during_post_then_next_run(stage: Stage, row: FaultRow) -> None:
             Run(
                 "issued",
                 (
-                    "Removing 1 challenge record(s) left behind by an earlier run that was "
-                    "interrupted: _acme-challenge.example.test",
+                    "Cleaning up 1 challenge record(s) an earlier run left behind (interrupted, "
+                    "or its cleanup failed): _acme-challenge.example.test",
                     ISSUED,
                 ),
             ),
@@ -536,7 +537,7 @@ def test_two_runs_with_separate_ledgers_draw_429s(stage: Stage, row: FaultRow) -
                     "run removes it.",
                 ),
             ),
-            Run("issued", ("left behind by an earlier run", ISSUED)),
+            Run("issued", ("an earlier run left behind", ISSUED)),
         ),
         requests=(10, 11),
     )
@@ -570,7 +571,7 @@ def test_token_expires_mid_run(make_stage: MakeStage, row: FaultRow) -> None:
                     "It is listed in {state} and the next run removes it.",
                 ),
             ),
-            Run("issued", ("left behind by an earlier run", ISSUED)),
+            Run("issued", ("an earlier run left behind", ISSUED)),
         ),
         requests=(12, 12),
         rate_limited=(5, 5),
