@@ -139,7 +139,16 @@ class Authenticator(dns_common.DNSAuthenticator):
             placements = run.plan([achall.domain for achall in achalls])
             values = [achall.validation(achall.account_key) for achall in achalls]
             run.present(list(zip(placements, values, strict=True)))
+            display_util.notify(
+                "Waiting until every authoritative name server shows the records "
+                f"(at most {settings.propagation_timeout:g} s)"
+            )
             run.wait()
+            if run.last_status is not None:
+                display_util.notify(
+                    f"All {len(run.written)} TXT record(s) are visible on every authoritative "
+                    f"name server after {run.last_status.elapsed:.1f} s"
+                )
         except DNSLookupError as e:
             # The lookups went to the servers the user named: the fix is in that option.
             hint = (

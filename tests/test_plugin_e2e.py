@@ -92,6 +92,13 @@ def test_apex_wildcard_and_second_zone_issue_and_renew(sandbox: Sandbox) -> None
     # 1 domain list + 2 lock switches + 3 writes + 3 deletes: within one 10-request window.
     assert sandbox.sim.counters.total <= 10, sandbox.sim.counters.by_route
     assert "Creating 3 TXT record(s) in example.test, other.test" in output(result)
+    assert "Waiting until every authoritative name server shows the records" in output(result)
+    assert "All 3 TXT record(s) are visible on every authoritative name server" in output(result)
+    log = (sandbox.logs_dir / "letsencrypt.log").read_text()
+    slow_server = sandbox.sim.nameservers[1]
+    # INFO while waiting, DEBUG for every request (method, path, status; never a header).
+    assert f"Waiting for {slow_server}: 0 of 3 records visible" in log
+    assert "POST /dns-records -> 202" in log
     assert_clean_log(sandbox)
 
     sandbox.sim.counters.reset()
