@@ -122,11 +122,9 @@ class PairResult:
         return self.expected - self.seen
 
 
-@dataclass(frozen=True)
-class ServerStatus:
-    """One server's part of a round: every name it must show."""
+class _Tally:
+    """Counts over a set of (name, server) results: one server's, or a whole round's."""
 
-    server: NameServer
     results: tuple[PairResult, ...]
 
     @property
@@ -140,6 +138,14 @@ class ServerStatus:
     @property
     def done(self) -> bool:
         return all(r.confirmed for r in self.results)
+
+
+@dataclass(frozen=True)
+class ServerStatus(_Tally):
+    """One server's part of a round: every name it must show."""
+
+    server: NameServer
+    results: tuple[PairResult, ...]
 
     @property
     def confirmed(self) -> tuple[str, ...]:
@@ -164,7 +170,7 @@ class ServerStatus:
 
 
 @dataclass(frozen=True)
-class PropagationStatus:
+class PropagationStatus(_Tally):
     """The state after one round: every (name, server) pair of the plan."""
 
     results: tuple[PairResult, ...]
@@ -181,18 +187,6 @@ class PropagationStatus:
         for result in self.results:
             grouped.setdefault(result.server, []).append(result)
         return tuple(ServerStatus(server, tuple(rs)) for server, rs in grouped.items())
-
-    @property
-    def visible(self) -> int:
-        return sum(len(r.seen) for r in self.results)
-
-    @property
-    def total(self) -> int:
-        return sum(len(r.expected) for r in self.results)
-
-    @property
-    def done(self) -> bool:
-        return all(r.confirmed for r in self.results)
 
     @property
     def lagging(self) -> tuple[ServerStatus, ...]:

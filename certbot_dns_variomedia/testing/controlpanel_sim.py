@@ -49,8 +49,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, Literal
+
+from .service import QuietDisconnects, Service, serve_in_thread, stop_serving
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -251,7 +253,7 @@ def _required(name: str) -> _ApiError:
     return _ApiError(400, 2009, "Validationerror", {name: ["This field is required."]})
 
 
-class ControlPanelSimulator:
+class ControlPanelSimulator(Service):
     """The simulated API: start/stop or use as a context manager; ``.url`` is the base URL."""
 
     def __init__(self, config: ControlPanelSimConfig | None = None) -> None:
@@ -368,31 +370,13 @@ class ControlPanelSimulator:
             context.load_cert_chain(self.config.certfile, self.config.keyfile)
             server.tls = context
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> ControlPanelSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def write_credentials(
         self, path: str | os.PathLike[str], *, base_url: str | None = None
@@ -680,7 +664,7 @@ class ControlPanelSimulator:
         return 200, self._customisation(self.config.partner_id, self.config.control_panel_host), {}
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(QuietDisconnects, ThreadingHTTPServer):
     """Plain HTTP, or HTTPS with the handshake in the connection's thread (not in accept, where
     one silent client would stall every other)."""
 

@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Literal, Protocol, get_args
 
 import dns.flags
@@ -29,6 +28,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from .service import Service
 
 __all__ = [
     "Behaviour",
@@ -318,7 +319,7 @@ def _prune(nodes: _Nodes, owner: dns.name.Name) -> None:
         del nodes[owner]
 
 
-class DNSServer:
+class DNSServer(Service):
     """A real authoritative DNS server (UDP and TCP on one port) answering from a `ZoneSource`.
 
     One thread waits for packets and connections; a small pool answers them, so a `delay` on
@@ -425,18 +426,6 @@ class DNSServer:
         for sock in (self._udp, self._tcp, *wake):
             if sock is not None:
                 sock.close()
-
-    def __enter__(self) -> DNSServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"DNSServer({self._host!r}, port={self._port}, behaviour={self._behaviour!r})"

@@ -12,8 +12,9 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from .service import Service, serve_in_thread, stop_serving
 
 __all__ = ["HTTPSServer"]
 
@@ -65,7 +66,7 @@ class _TLSHTTPServer6(_TLSHTTPServer):
     address_family = socket.AF_INET6
 
 
-class HTTPSServer:
+class HTTPSServer(Service):
     """Serves ``ok`` over HTTPS with the given certificate chain on ``host``, any free port."""
 
     def __init__(
@@ -95,28 +96,10 @@ class HTTPSServer:
         server.context = self._context
         server.owner = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(server)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> HTTPSServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

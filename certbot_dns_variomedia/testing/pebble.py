@@ -22,13 +22,14 @@ import socket
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 import requests
 
 from certbot_dns_variomedia.clock import SYSTEM_CLOCK, Clock
 from certbot_dns_variomedia.testing.certs import CertificateAuthority, IssuedCert
+
+from .service import Service
 
 __all__ = ["DEFAULT_BINARY", "Pebble", "PebbleError", "free_port"]
 
@@ -66,7 +67,7 @@ def free_port(host: str = _HOST, *, count: int = 1) -> list[int]:
             sock.close()
 
 
-class Pebble:
+class Pebble(Service):
     """One Pebble process with its own CA, config, ports and log, under ``workdir``.
 
     ``dns_server`` (``"host:port"``, IPv6 as ``"[::1]:53"``) is where Pebble's validation
@@ -177,17 +178,6 @@ class Pebble:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> Pebble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:

@@ -16,11 +16,11 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from cryptography import x509
 
 from .pebble import Pebble
+from .service import Service
 from .variomedia_sim import VariomediaSimulator
 from .variomedia_sim_config import SimConfig, SimDomain, SimNameServer
 
@@ -45,7 +45,7 @@ def certbot_executable() -> str:
     return found
 
 
-class Sandbox:
+class Sandbox(Service):
     """A simulator, a Pebble that validates against its slowest name server, and certbot dirs."""
 
     def __init__(self, root: str | os.PathLike[str], config: SimConfig = DEMO_CONFIG) -> None:
@@ -76,17 +76,6 @@ class Sandbox:
         if self.pebble is not None:
             self.pebble.stop()
         self.sim.stop()
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def write_credentials(self, path: Path, *, token: str | None = None) -> Path:
         """A credentials INI for the simulator, mode 0600 from the start."""

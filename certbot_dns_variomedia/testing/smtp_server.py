@@ -14,8 +14,9 @@ import asyncio
 import socket
 import ssl
 import threading
-from types import TracebackType
 from typing import Any
+
+from .service import Service
 
 try:
     from aiosmtpd.smtp import SMTP
@@ -36,7 +37,7 @@ class _RefuseAll:
         return "550 5.7.1 this test server accepts no mail"
 
 
-class StartTLSServer:
+class StartTLSServer(Service):
     """An SMTP server on ``host`` (default 127.0.0.1), any free port unless ``port`` is given.
 
     ``hostname`` is the name in the greeting and EHLO answer. ``.port``, ``.address``,
@@ -141,17 +142,6 @@ class StartTLSServer:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
-
-    def __enter__(self) -> StartTLSServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         tls = "STARTTLS" if self.starttls else "no STARTTLS"

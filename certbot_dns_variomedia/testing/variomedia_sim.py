@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType, TracebackType
+from types import FrameType
 
 import dns.name
 import dns.rdatatype
@@ -53,6 +53,8 @@ from certbot_dns_variomedia.testing.variomedia_sim_state import (
     RecordSnapshot,
 )
 
+from .service import Service
+
 __all__ = [
     "DEFAULT_BASE_RECORDS",
     "DEFAULT_TOKEN",
@@ -74,7 +76,7 @@ __all__ = [
 _SHARED_PORT_ATTEMPTS = 20
 
 
-class VariomediaSimulator:
+class VariomediaSimulator(Service):
     """The API on `url` plus its name servers on `nameservers`; start()/stop() or `with`."""
 
     def __init__(
@@ -119,17 +121,6 @@ class VariomediaSimulator:
         if self._http is not None:
             self._http.stop()
         self._stop_name_servers()
-
-    def __enter__(self) -> VariomediaSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = self._http.url if self._http is not None else "not started"

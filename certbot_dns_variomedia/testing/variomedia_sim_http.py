@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from certbot_dns_variomedia.clock import Clock
+from certbot_dns_variomedia.testing.service import QuietDisconnects
 from certbot_dns_variomedia.testing.variomedia_sim_config import SimConfig
 from certbot_dns_variomedia.testing.variomedia_sim_documents import (
     Documents,
@@ -628,7 +629,7 @@ def _html_page(status: int) -> Reply:
     return Reply(status, page.encode(), (("Content-Type", "text/html; charset=utf-8"),))
 
 
-class SimHTTPServer(ThreadingHTTPServer):
+class SimHTTPServer(QuietDisconnects, ThreadingHTTPServer):
     """A threading HTTP/1.1 server on 127.0.0.1 that stops cleanly: stop() closes idle
     keep-alive connections and joins every handler thread."""
 

@@ -13,14 +13,15 @@ import selectors
 import socket
 import ssl
 import threading
-from types import TracebackType
+
+from certbot_dns_variomedia.testing.service import Service
 
 __all__ = ["TLSRelay"]
 
 _CHUNK = 65536
 
 
-class TLSRelay:
+class TLSRelay(Service):
     """Accepts TLS on 127.0.0.1 with the given certificate; relays each connection to
     ``target`` (host, port) until either side closes. ``handshakes`` counts the completed
     TLS handshakes, ``attempts`` every connection that reached the relay."""
@@ -56,17 +57,6 @@ class TLSRelay:
         for thread in list(self._threads):
             thread.join(timeout=5)
         self._listener.close()
-
-    def __enter__(self) -> TLSRelay:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
