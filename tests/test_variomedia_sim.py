@@ -11,6 +11,8 @@ import json
 import os
 import selectors
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -1403,6 +1405,26 @@ def test_starts_fast_and_stops_cleanly_with_open_connections() -> None:
     again.stop()
     with pytest.raises(RuntimeError, match="only once"):
         again.start()
+
+
+def test_a_client_hanging_up_mid_answer_prints_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A killed certbot resets its connection; the simulator's output must not look like a bug."""
+    with VariomediaSimulator(SimConfig(rate_limit=None)) as sim:
+        host, port = sim.url.removeprefix("http://").rsplit(":", 1)
+        for _ in range(5):
+            conn = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+            conn.sendall(b"GET /domains HTTP/1.1\r\nHost: sim\r\n\r\n")
+            # Linger 0: close() sends a reset, as the kernel does for a killed process.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        deadline = time.monotonic() + 5
+        while len(sim.log) < 5:
+            assert time.monotonic() < deadline, sim.log
+            time.sleep(0.02)
+        assert Api(sim).get("/domains").status_code == 200  # and it keeps serving
+    assert "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
