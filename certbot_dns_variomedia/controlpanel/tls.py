@@ -371,28 +371,23 @@ def probe(
     name = ehlo_name or socket.gethostname() or "cp-audit.invalid"
     base = TLSProbe(kind=kind, host=host, address=address, port=port, connected=False)
     session = _Session()
-    trusted, trust_error = True, None
-    tls: ssl.SSLSocket | None
-    try:
-        tls = _open(
+
+    def connect(context: ssl.SSLContext) -> ssl.SSLSocket | None:
+        return _open(
             kind,
             address=address,
             port=port,
             host=host,
-            context=verifying_context(ca_bundle),
+            context=context,
             timeout=timeout,
             ehlo_name=name,
             session=session,
         )
-    except _NoConnection as error:
+
+    def unreachable(error: _NoConnection) -> TLSProbe:
         return dataclasses.replace(base, error=f"cannot connect: {error}")
-    except ssl.SSLCertVerificationError as error:
-        trusted, trust_error = False, _reason(error)
-    except ssl.SSLError as error:
-        # Perhaps a version or cipher that a verifying client refuses: look anyway.
-        trusted = False
-        trust_error = f"a verifying client cannot complete the handshake ({_reason(error)})"
-    except (OSError, ProbeError) as error:
+
+    def broken(error: OSError | ProbeError) -> TLSProbe:
         return dataclasses.replace(
             base,
             connected=True,
@@ -400,28 +395,28 @@ def probe(
             banner=session.banner,
             error=_reason(error),
         )
+
+    trusted, trust_error = True, None
+    tls: ssl.SSLSocket | None
+    try:
+        tls = connect(verifying_context(ca_bundle))
+    except _NoConnection as error:
+        return unreachable(error)
+    except ssl.SSLCertVerificationError as error:
+        trusted, trust_error = False, _reason(error)
+    except ssl.SSLError as error:
+        # Perhaps a version or cipher that a verifying client refuses: look anyway.
+        trusted = False
+        trust_error = f"a verifying client cannot complete the handshake ({_reason(error)})"
+    except (OSError, ProbeError) as error:
+        return broken(error)
     if not trusted:
         try:
-            tls = _open(
-                kind,
-                address=address,
-                port=port,
-                host=host,
-                context=probing_context(),
-                timeout=timeout,
-                ehlo_name=name,
-                session=session,
-            )
+            tls = connect(probing_context())
         except _NoConnection as error:
-            return dataclasses.replace(base, error=f"cannot connect: {error}")
+            return unreachable(error)
         except (OSError, ProbeError) as error:
-            return dataclasses.replace(
-                base,
-                connected=True,
-                starttls=session.starttls,
-                banner=session.banner,
-                error=_reason(error),
-            )
+            return broken(error)
     if tls is None:
         return dataclasses.replace(
             base,
