@@ -30,8 +30,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from certbot_dns_variomedia.testing.sandbox import Sandbox
-from certbot_dns_variomedia.testing.variomedia_sim import SimConfig, SimDomain, SimNameServer
+from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
+from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
 
 HOOK = textwrap.dedent(
     """\

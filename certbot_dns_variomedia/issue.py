@@ -2,8 +2,8 @@
 
 For scripts and programs that want a certificate without certbot::
 
-    from certbot_dns_variomedia.credentials import load_variomedia_credentials
-    from certbot_dns_variomedia.issue import obtain_certificate
+    from .credentials import load_variomedia_credentials
+    from .issue import obtain_certificate
 
     cert = obtain_certificate(
         ["example.de", "*.example.de"],
@@ -13,7 +13,7 @@ For scripts and programs that want a certificate without certbot::
     )
     cert.private_key_pem, cert.fullchain_pem
 
-The challenges take the plugin's own path (`challenges.ChallengeRun`): every record of the
+The challenges take the plugin's own path (`core.run.ChallengeRun`): every record of the
 order written in one batch, one wait for queue jobs and every authoritative name server, and
 only then the CA is asked to validate — so a slow name server costs time, never a failed
 validation. The records are removed whatever happens, and nothing is answered to the CA when
@@ -44,16 +44,16 @@ from josepy.jwk import JWK, JWKEC, JWKRSA
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .api import VariomediaClient
-from .challenges import ChallengeRun, Settings
+from .api.client import VariomediaClient
 from .clock import SYSTEM_CLOCK, Clock
+from .core.run import ChallengeRun, Settings
+from .core.state import StateFile
+from .core.zones import identifier_name
 from .credentials import VariomediaCredentials
 from .errors import ConfigurationError, VariomediaError
 from .names import to_unicode
 from .paths import default_state_file
 from .resolver import Resolver
-from .state import StateFile
-from .zones import identifier_name
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
-from certbot_dns_variomedia.errors import ConfigurationError, DNSLookupError
+from .errors import ConfigurationError, DNSLookupError
 
 try:
     from dns.nameserver import Do53Nameserver

@@ -26,11 +26,11 @@ from docs import dist
 
 REPO = dist.REPO
 ENTRY_POINTS = {
-    "certbot.plugins": {"dns-variomedia": "certbot_dns_variomedia.authenticator:Authenticator"},
+    "certbot.plugins": {"dns-variomedia": "certbot_dns_variomedia.plugin:Authenticator"},
     "console_scripts": {
         "variomedia-dns": "certbot_dns_variomedia.cli:main",
         "cp-audit": "certbot_dns_variomedia.controlpanel.cli:main",
-        "variomedia-sandbox": "certbot_dns_variomedia.testing.sandbox:main",
+        "variomedia-sandbox": "certbot_dns_variomedia.testing.demo.sandbox:main",
     },
 }
 

@@ -33,7 +33,7 @@ from certbot_dns_variomedia.resolver import (
     parse_nameservers,
     txt_value,
 )
-from certbot_dns_variomedia.testing.dns_server import DNSServer, Lookup, StaticZones
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, Lookup, StaticZones
 
 ZONE = "example.test"
 NAME = "_acme-challenge.example.test"

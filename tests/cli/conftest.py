@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.testing.variomedia_sim import (
+from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
     SimNameServer,

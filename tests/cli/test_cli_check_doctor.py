@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_variomedia import doctor as doctor_module
-from certbot_dns_variomedia.api import Domain
-from certbot_dns_variomedia.dnscheck import find_zone, follow_cname
-from certbot_dns_variomedia.doctor import Doctor
+from certbot_dns_variomedia.api.client import Domain
+from certbot_dns_variomedia.cli import doctor as doctor_module
+from certbot_dns_variomedia.cli.check import find_zone, follow_cname
+from certbot_dns_variomedia.cli.doctor import Doctor
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key, process_owner
 from certbot_dns_variomedia.errors import DNSLookupError
 from certbot_dns_variomedia.resolver import NameServer, Resolver
-from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key, process_owner
-from certbot_dns_variomedia.testing.variomedia_sim import VariomediaSimulator
+from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
 from .conftest import FAST, Account, write_credentials
 

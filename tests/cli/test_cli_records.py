@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key
 
 from .conftest import FAST, SCRIPT, Account, start_account, write_credentials
 

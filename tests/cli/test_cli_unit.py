@@ -18,15 +18,17 @@ from cryptography.x509.oid import NameOID
 from josepy.jwa import ES256, ES384, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
-from certbot_dns_variomedia import certfiles, cli
-from certbot_dns_variomedia.certfiles import (
+from certbot_dns_variomedia import cli
+from certbot_dns_variomedia.cli import certfiles
+from certbot_dns_variomedia.cli.certfiles import (
     load_or_create_account_key,
     write_certificate_files,
 )
-from certbot_dns_variomedia.cli_options import UsageError, seconds_value, ttl_value
+from certbot_dns_variomedia.cli.hook_owner import is_certbot, owner_pid, read_process
+from certbot_dns_variomedia.cli.hooks import HookCall
+from certbot_dns_variomedia.cli.options import UsageError, seconds_value, ttl_value
+from certbot_dns_variomedia.cli.output import shorten, table
 from certbot_dns_variomedia.errors import ConfigurationError
-from certbot_dns_variomedia.hook_owner import is_certbot, owner_pid, read_process
-from certbot_dns_variomedia.hooks import HookCall
 from certbot_dns_variomedia.issue import (
     IssuedCertificate,
     account_jwk,
@@ -35,7 +37,6 @@ from certbot_dns_variomedia.issue import (
     generate_key,
     key_to_pem,
 )
-from certbot_dns_variomedia.output import shorten, table
 from certbot_dns_variomedia.paths import default_account_key, default_state_file
 
 # -- paths ----------------------------------------------------------------------------------------

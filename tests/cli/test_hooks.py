@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.state import StateFile, StoredRecord, account_key, process_owner
-from certbot_dns_variomedia.testing.variomedia_sim import SimConfig, SimDomain, SimNameServer
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key, process_owner
+from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
 
 from .conftest import SCRIPT, Account, start_account
 

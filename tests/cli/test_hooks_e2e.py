@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.testing.sandbox import DEMO_CONFIG, Sandbox, certificate_names
-from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer, VariomediaSimulator
+from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG, Sandbox, certificate_names
+from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer, VariomediaSimulator
 
 from .conftest import SCRIPT
 

@@ -22,13 +22,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certbot_dns_variomedia.challenges import Settings
+from certbot_dns_variomedia.core.run import Settings
+from certbot_dns_variomedia.core.state import StateFile
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
 from certbot_dns_variomedia.issue import generate_key, key_to_pem, obtain_certificate
 from certbot_dns_variomedia.resolver import Resolver, parse_nameservers
-from certbot_dns_variomedia.state import StateFile
-from certbot_dns_variomedia.testing.sandbox import DEMO_CONFIG, Sandbox
-from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer, VariomediaSimulator
+from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG, Sandbox
+from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer, VariomediaSimulator
 
 from .conftest import SCRIPT, run_script
 

@@ -11,18 +11,18 @@ import pytest
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.resolver import NameServer, Resolver
-from certbot_dns_variomedia.testing.certs import (
+from certbot_dns_variomedia.testing.acme.certs import (
     CertificateAuthority,
     IssuedCert,
     utcnow,
 )
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
-from certbot_dns_variomedia.testing.https_server import HTTPSServer
-from certbot_dns_variomedia.testing.smtp_server import StartTLSServer
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.servers.https import HTTPSServer
+from certbot_dns_variomedia.testing.servers.smtp import StartTLSServer
 
 
 class RecordingClock:

@@ -16,12 +16,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certbot_dns_variomedia.controlpanel.cli import main
-from certbot_dns_variomedia.testing.certs import CertificateAuthority, IssuedCert, self_signed
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, IssuedCert, self_signed
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 
 from .conftest import Servers, leaf
 

@@ -11,7 +11,7 @@ import pytest
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
 from certbot_dns_variomedia.controlpanel.models import Direction, Encryption
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
     make_email,

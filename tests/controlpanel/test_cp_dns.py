@@ -18,8 +18,8 @@ from certbot_dns_variomedia.controlpanel.maildns import (
 )
 from certbot_dns_variomedia.controlpanel.tls import Certificate
 from certbot_dns_variomedia.resolver import Resolver
-from certbot_dns_variomedia.testing.certs import CertificateAuthority, IssuedCert
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, IssuedCert
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 
 from .conftest import leaf
 

@@ -14,7 +14,7 @@ import pytest
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient, _retry_after
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
-from certbot_dns_variomedia.testing.controlpanel_sim import ControlPanelSimulator
+from certbot_dns_variomedia.testing.controlpanel.simulator import ControlPanelSimulator
 
 from .conftest import RecordingClock, make_client
 

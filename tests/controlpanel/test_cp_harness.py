@@ -16,12 +16,12 @@ import pytest
 from certbot_dns_variomedia.controlpanel.cli import main
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.credentials import load_controlpanel_credentials
-from certbot_dns_variomedia.testing.certs import CertificateAuthority
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.dns_server import DNSServer
+from certbot_dns_variomedia.testing.servers.dns import DNSServer
 
 from .conftest import leaf
 
@@ -33,7 +33,7 @@ def sim_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         [
             sys.executable,
             "-m",
-            "certbot_dns_variomedia.testing.controlpanel_sim",
+            "certbot_dns_variomedia.testing.controlpanel",
             "--write-credentials",
             str(credentials),
             "--emails",
@@ -76,7 +76,7 @@ def test_demo_scenarios() -> None:
         [
             sys.executable,
             "-m",
-            "certbot_dns_variomedia.testing.cp_audit_demo",
+            "certbot_dns_variomedia.testing.demo.cp_audit_demo",
             "--scenario",
             "critical",
             "--json",

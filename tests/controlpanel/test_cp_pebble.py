@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_variomedia.controlpanel.cli import main
-from certbot_dns_variomedia.testing import pebble as pebble_module
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.acme import pebble as pebble_module
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
-from certbot_dns_variomedia.testing.sandbox import Sandbox
-from certbot_dns_variomedia.testing.smtp_server import StartTLSServer
+from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.servers.smtp import StartTLSServer
 
 MX = "mx1.example.test"
 

@@ -10,7 +10,7 @@ from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import WINDOW_TOO_LARGE, ControlPanelError
 from certbot_dns_variomedia.controlpanel.models import Email, EmailPage
 from certbot_dns_variomedia.controlpanel.search import walk_emails
-from certbot_dns_variomedia.testing.controlpanel_sim import ControlPanelSimulator, make_email
+from certbot_dns_variomedia.testing.controlpanel.simulator import ControlPanelSimulator, make_email
 
 from .conftest import make_client
 

@@ -16,7 +16,7 @@ from certbot_dns_variomedia.controlpanel.tls import (
     probe_https,
     probe_smtp,
 )
-from certbot_dns_variomedia.testing.certs import (
+from certbot_dns_variomedia.testing.acme.certs import (
     CertificateAuthority,
     IssuedCert,
     self_signed,

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certbot_dns_variomedia.testing.pebble import Pebble
-from certbot_dns_variomedia.testing.variomedia_sim import (
+from certbot_dns_variomedia.testing.acme.pebble import Pebble
+from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
     SimNameServer,

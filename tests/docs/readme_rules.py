@@ -26,7 +26,7 @@ Substitutions, the same for every command:
   (``--no-index --no-deps``), with certbot and the other dependencies taken from the project
   virtualenv (see `dist`); ``python3 -m venv`` makes the venv with the test's Python;
 * ``cp-audit`` and its check talk to the loopback servers of
-  ``certbot_dns_variomedia.testing.cp_audit_demo --serve`` (domain, credentials, ports);
+  ``certbot_dns_variomedia.testing.demo.cp_audit_demo --serve`` (domain, credentials, ports);
 * ``ID`` in ``records delete ID`` is the id of the record the README's ``records add`` made.
 """
 
@@ -48,9 +48,9 @@ from pathlib import Path
 from typing import Literal
 
 from certbot_dns_variomedia import __version__
+from certbot_dns_variomedia.cli.records import RECORD_TYPES
 from certbot_dns_variomedia.controlpanel.credentials import load_controlpanel_credentials
-from certbot_dns_variomedia.records import RECORD_TYPES
-from certbot_dns_variomedia.testing.sandbox import certificate_names
+from certbot_dns_variomedia.testing.demo.sandbox import certificate_names
 
 from . import dist
 from .machines import Machine, World, host_path
@@ -589,7 +589,7 @@ class CpAuditDemo:
     @classmethod
     def start(cls, workdir: Path, scenario: str = "ok") -> CpAuditDemo:
         workdir.mkdir(parents=True, exist_ok=True)
-        module = "certbot_dns_variomedia.testing.cp_audit_demo"
+        module = "certbot_dns_variomedia.testing.demo.cp_audit_demo"
         process = subprocess.Popen(
             [sys.executable, "-m", module, "--serve", "--scenario", scenario],
             stdout=subprocess.PIPE,
@@ -861,12 +861,12 @@ RULES: tuple[Rule, ...] = (
     Rule("systemctl enable", _is("systemctl", "enable"), run_systemctl_enable),
     Rule(
         "cp-audit demo",
-        _is("python", "-m", "certbot_dns_variomedia.testing.cp_audit_demo"),
+        _is("python", "-m", "certbot_dns_variomedia.testing.demo.cp_audit_demo"),
         run_python_module,
     ),
     Rule(
         "Variomedia simulator",
-        _is("python", "-m", "certbot_dns_variomedia.testing.variomedia_sim"),
+        _is("python", "-m", "certbot_dns_variomedia.testing.variomedia"),
         run_simulator,
     ),
     Rule(

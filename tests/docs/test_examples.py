@@ -24,7 +24,7 @@ import pytest
 
 from certbot_dns_variomedia.controlpanel.credentials import load_controlpanel_credentials
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
-from certbot_dns_variomedia.testing.sandbox import DEMO_CONFIG, Sandbox, certificate_names
+from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG, Sandbox, certificate_names
 
 from . import dist
 from .readme_rules import CpAuditDemo, build_image

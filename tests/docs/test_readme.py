@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.authenticator import Authenticator
-from certbot_dns_variomedia.testing.pebble import Pebble
-from certbot_dns_variomedia.testing.variomedia_sim import VariomediaSimulator
+from certbot_dns_variomedia.plugin import Authenticator
+from certbot_dns_variomedia.testing.acme.pebble import Pebble
+from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
 from . import dist
 from .machines import README_SIM, World

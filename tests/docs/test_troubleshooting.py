@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.api import VariomediaClient
+from certbot_dns_variomedia.api.client import VariomediaClient
+from certbot_dns_variomedia.api.pacing import RequestPacer
 from certbot_dns_variomedia.errors import VariomediaError
-from certbot_dns_variomedia.pacing import RequestPacer
 from certbot_dns_variomedia.resolver import Resolver, parse_nameservers
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.acme.pebble import Pebble
+from certbot_dns_variomedia.testing.demo.sandbox import certbot_executable
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
-from certbot_dns_variomedia.testing.pebble import Pebble
-from certbot_dns_variomedia.testing.sandbox import certbot_executable
-from certbot_dns_variomedia.testing.variomedia_sim import (
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.variomedia.simulator import (
     Lockout,
     SimConfig,
     SimDomain,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.testing.sandbox import Sandbox
-from certbot_dns_variomedia.testing.variomedia_sim import SimConfig
+from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
+from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig
 
 from .harness import CONFIG, Stage
 from .rows import BAD_INPUTS, FAULTS, MEASURED, Row, row_of

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from certbot_dns_variomedia.challenges import UNANSWERED
-from certbot_dns_variomedia.state import STATE_FILE_NAME
-from certbot_dns_variomedia.testing.sandbox import Sandbox
-from certbot_dns_variomedia.testing.variomedia_sim import (
+from certbot_dns_variomedia.core.run import UNANSWERED
+from certbot_dns_variomedia.core.state import STATE_FILE_NAME
+from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
+from certbot_dns_variomedia.testing.variomedia.simulator import (
     RecordSnapshot,
     SimConfig,
     SimDomain,

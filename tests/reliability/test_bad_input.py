@@ -20,8 +20,8 @@ import pytest
 from cryptography import x509
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
-from certbot_dns_variomedia.testing.certs import CertificateAuthority, write_pem_bundle
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, write_pem_bundle
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer
+from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer
 
 from .conftest import MakeStage
 from .harness import CONFIG, Stage, output

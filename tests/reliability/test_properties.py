@@ -17,18 +17,18 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from certbot_dns_variomedia import jsonapi
-from certbot_dns_variomedia.api import Domain
+from certbot_dns_variomedia.api import jsonapi
+from certbot_dns_variomedia.api.client import Domain
 from certbot_dns_variomedia.controlpanel.errors import WINDOW_TOO_LARGE, ControlPanelError
 from certbot_dns_variomedia.controlpanel.models import Email, EmailPage
 from certbot_dns_variomedia.controlpanel.search import walk_emails
+from certbot_dns_variomedia.core.propagation import Plan, check
+from certbot_dns_variomedia.core.zones import MAX_CNAME_CHAIN, ZoneMap, identifier_name, place
 from certbot_dns_variomedia.errors import ConfigurationError, ZoneError
 from certbot_dns_variomedia.names import is_subdomain, relative_name, to_ace
-from certbot_dns_variomedia.propagation import Plan, check
 from certbot_dns_variomedia.resolver import NameServer, Resolver, normalize_name
-from certbot_dns_variomedia.testing.controlpanel_sim import make_email
-from certbot_dns_variomedia.testing.dns_server import DNSServer, StaticZones
-from certbot_dns_variomedia.zones import MAX_CNAME_CHAIN, ZoneMap, identifier_name, place
+from certbot_dns_variomedia.testing.controlpanel.simulator import make_email
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 
 from .rows import Claim, declare
 

@@ -20,17 +20,17 @@ from pathlib import Path
 import pytest
 
 import certbot_dns_variomedia
-from certbot_dns_variomedia.api import RetryPolicy, VariomediaClient
+from certbot_dns_variomedia.api.client import RetryPolicy, VariomediaClient
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
 from certbot_dns_variomedia.errors import VariomediaError
-from certbot_dns_variomedia.testing.certs import CertificateAuthority
-from certbot_dns_variomedia.testing.controlpanel_sim import (
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority
+from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.variomedia_sim import SimNameServer, VariomediaSimulator
+from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer, VariomediaSimulator
 
 from .conftest import MakeStage
 from .harness import CONFIG
@@ -100,7 +100,7 @@ def test_token_absent_with_maximal_logging(make_stage: MakeStage) -> None:
     assert status == 0, text
     assert looked >= 10  # certbot was watched through its run, not only at its end
     log = (stage.box.logs_dir / "letsencrypt.log").read_text()
-    assert re.search(r"DEBUG:certbot_dns_variomedia\.api:POST /dns-records -> 202", log)
+    assert re.search(r"DEBUG:certbot_dns_variomedia\.api\.client:POST /dns-records -> 202", log)
     assert "DEBUG:urllib3.connectionpool" in log  # the HTTP library logged too
     stage.check_nothing_left()
     stage.check_no_secret([text])

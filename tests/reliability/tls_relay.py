@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 
-from certbot_dns_variomedia.testing.service import Service
+from certbot_dns_variomedia.testing.servers.service import Service
 
 __all__ = ["TLSRelay"]
 

@@ -1,0 +1,114 @@
+"""The ``variomedia-dns`` command: the project's core for everyone who cannot load the plugin.
+
+Subcommands (each module registers its own and does its own work; this one only dispatches):
+
+* ``certbot-auth`` / ``certbot-cleanup`` — certbot's manual hooks (`hooks`)
+* ``records list|add|delete``, ``lock on|off|status`` — the account's DNS data (`records`)
+* ``check NAME [VALUE]`` — what every authoritative name server answers (`check`)
+* ``doctor [DOMAIN]`` — what is wrong and how to fix it (`doctor`)
+* ``issue`` — a certificate without certbot (`cli.issue`, `certbot_dns_variomedia.issue`)
+
+Exit status: 0 success, 1 failure (one message on stderr saying what and how to fix it),
+2 usage error (the command line cannot be carried out; nothing was sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
+
+from .. import __version__
+from ..errors import VariomediaError
+from . import check, doctor, hooks, issue, records
+from .options import UsageError, common_options
+from .output import setup_logging
+
+PROG = "variomedia-dns"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="DNS-01 at Variomedia without the certbot plugin: certbot manual hooks, "
+        "record tools, a propagation check, a doctor, and certificates straight from an ACME "
+        "CA. Credentials: --credentials FILE (the plugin's INI file) or $VARIOMEDIA_API_TOKEN.",
+        epilog="Exit status: 0 success, 1 failure, 2 usage error. "
+        f"'{PROG} COMMAND --help' describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    for module in (hooks, records, check, doctor, issue):
+        module.register(subparsers, common)
+    return parser
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that ``finally`` blocks remove what was written."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _exit_code(error: SystemExit) -> int:
+    code = error.code
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error argparse has printed
+        return _exit_code(e)
+    verbosity = -1 if args.quiet else args.verbose
+    setup_logging(verbosity, sys.stdout if getattr(args, "log_to_stdout", False) else sys.stderr)
+    with _sigterm_raises():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM as an exception while a command runs (only where nobody else handles it)."""
+    install = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if install:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if install:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand, with every error turned into a message and an exit status."""
+    try:
+        status: int = args.func(args)
+    except UsageError as e:
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except VariomediaError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"{PROG}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Terminated) as e:
+        print(
+            f"{PROG}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
+            file=sys.stderr,
+        )
+        return 1
+    return status

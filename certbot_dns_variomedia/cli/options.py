@@ -1,0 +1,175 @@
+"""The options ``variomedia-dns`` subcommands share, and the core objects built from them.
+
+Every subcommand that talks to Variomedia builds its client, resolver, state file and settings
+here, the same way the certbot plugin does, so a setting means the same thing behind every
+front door. Bad option values are `UsageError` (exit status 2) and are found before anything is
+sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..api.client import VariomediaClient
+from ..core.run import MAX_TTL, MIN_TTL, Settings
+from ..core.state import StateFile
+from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
+from ..errors import ConfigurationError
+from ..paths import ENV_STATE_FILE, default_state_file
+from ..resolver import NameServer, Resolver, parse_nameservers
+
+# Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
+DEFAULT_TTL = 300
+DEFAULT_PROPAGATION_SECONDS = 300.0
+
+
+class UsageError(Exception):
+    """The command line cannot be carried out as given (exit status 2); nothing was sent."""
+
+
+# -- value types for argparse (their errors become "usage: ... error: ..." and exit status 2) --
+
+
+def ttl_value(text: str) -> int:
+    try:
+        ttl = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise argparse.ArgumentTypeError(
+            f"{ttl} is outside Variomedia's limits: give {MIN_TTL} to {MAX_TTL} seconds"
+        )
+    return ttl
+
+
+def seconds_value(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more seconds")
+    return seconds
+
+
+# -- option groups -----------------------------------------------------------------------------
+
+
+def common_options() -> argparse.ArgumentParser:
+    """-v/-q, accepted by every subcommand (a parent parser)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0, help="show debug output on stderr"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="show only warnings and errors on stderr"
+    )
+    return parent
+
+
+def add_credentials_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="INI file with dns_variomedia_token (and optionally dns_variomedia_api_url), the "
+        f"same file the certbot plugin reads; without it: ${ENV_TOKEN} (and ${ENV_API_URL})",
+    )
+
+
+def add_state_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="where ids of challenge records are kept until they are removed (default: "
+        f"${ENV_STATE_FILE}, else /var/lib/variomedia-dns/state.json for root, else "
+        "$XDG_STATE_HOME/variomedia-dns/state.json, i.e. ~/.local/state/...)",
+    )
+
+
+def add_nameservers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nameservers",
+        metavar="HOST[:PORT],...",
+        help="name servers to ask instead of the zone's authoritative ones, and for every other "
+        "DNS lookup (split-horizon DNS, tests). Default: found from the zone's NS records",
+    )
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout (for scripts)"
+    )
+
+
+def add_challenge_options(parser: argparse.ArgumentParser) -> None:
+    """The settings of challenge records, with the plugin's defaults."""
+    parser.add_argument(
+        "--ttl",
+        type=ttl_value,
+        default=DEFAULT_TTL,
+        help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} s (default: {DEFAULT_TTL})",
+    )
+    parser.add_argument(
+        "--propagation-seconds",
+        type=seconds_value,
+        default=DEFAULT_PROPAGATION_SECONDS,
+        metavar="SECONDS",
+        help="the longest wait until every authoritative name server shows the records; the "
+        f"wait ends as soon as they all do (default: {DEFAULT_PROPAGATION_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--update-lock",
+        choices=("on", "off"),
+        default="on",
+        help="'on': switch the domain's DNS update lock on before writing, so that Variomedia's "
+        "automatic changes cannot reset the zone; 'off': leave it alone (default: on)",
+    )
+
+
+# -- objects built from the options --------------------------------------------------------------
+
+
+def load_credentials(args: argparse.Namespace) -> VariomediaCredentials:
+    """The file of --credentials, else the environment (errors say which and how to fix)."""
+    path = getattr(args, "credentials", None)
+    return load_variomedia_credentials(os.path.abspath(os.path.expanduser(path)) if path else None)
+
+
+def open_client(credentials: VariomediaCredentials) -> VariomediaClient:
+    """The client the plugin uses: paced together with every other process of this user."""
+    return VariomediaClient.from_credentials(credentials)
+
+
+def nameservers(args: argparse.Namespace) -> tuple[NameServer, ...] | None:
+    spec = getattr(args, "nameservers", None)
+    if not spec:
+        return None
+    try:
+        return tuple(parse_nameservers(spec, option="--nameservers"))
+    except ConfigurationError as e:
+        raise UsageError(str(e)) from None
+
+
+def make_resolver(servers: tuple[NameServer, ...] | None) -> Resolver:
+    """Like the plugin: --nameservers also answer the lookups a recursive resolver would."""
+    return Resolver(bootstrap=servers)
+
+
+def challenge_settings(
+    args: argparse.Namespace, servers: tuple[NameServer, ...] | None
+) -> Settings:
+    return Settings(
+        ttl=args.ttl,
+        propagation_timeout=args.propagation_seconds,
+        update_lock=args.update_lock == "on",
+        nameservers=servers,
+        timeout_option="--propagation-seconds",
+    )
+
+
+def state_file(args: argparse.Namespace) -> StateFile:
+    path = getattr(args, "state_file", None)
+    return StateFile(Path(path).expanduser() if path else default_state_file())

@@ -1,0 +1,386 @@
+"""The core every front door shares: plan → present → wait → remove, for a batch of challenges.
+
+* **plan**: one ``GET /domains``, then zones and CNAME delegation decided for every name before
+  anything is written (`zones.place`).
+* **present**: the update lock switched on where it is off (at most one PATCH per domain), then
+  every record written, paced by the client; each id saved in the state file the moment the API
+  returns it.
+* **wait**: DNS first, API second. A record cannot be in DNS before its queue job is done, so
+  every authoritative name server is polled often (free) and the job queue only rarely (one
+  request tells about all pending jobs), just often enough to report a failed job early.
+* **remove**: exactly the records this run wrote, by id; "already gone" is success. The delete
+  jobs are not waited for (that would hold the certificate back by a job's delay): a removal
+  still queued stays in the state file, and the next run checks it in DNS, at no API cost.
+
+Nothing here knows certbot: `plugin`, `cli` and `issue` are thin front doors.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from ..api.client import Domain, VariomediaClient
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import APIError, JobError, PropagationError, VariomediaError
+from ..names import relative_name, to_unicode
+from ..resolver import NameServer, Resolver
+from .propagation import Plan, PropagationStatus, wait
+from .state import StateFile, StoredRecord, account_key, owner_alive, process_owner
+from .zones import Placement, ZoneMap, place
+
+logger = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+OnRound = Callable[[PropagationStatus], None]
+
+# The id of a state entry noted before its POST was answered (see `ChallengeRun.present`).
+UNANSWERED = "unanswered:"
+
+# Variomedia's TTL limits for records written through the API.
+MIN_TTL, MAX_TTL = 300, 86400
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user can tune; defaults match the plugin's option defaults."""
+
+    ttl: int = 300
+    propagation_timeout: float = 300.0  # the longest wait for DNS; the wait ends when all is seen
+    dns_interval: float = 0.5  # between DNS rounds (queries are free)
+    first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
+    update_lock: bool = True
+    nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
+    # The setting a timeout message tells the user to raise, in the front door's own words.
+    timeout_option: str = "--dns-variomedia-propagation-seconds"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One DNS-01 challenge: the certificate name and the TXT value the CA expects."""
+
+    domain: str
+    value: str
+
+
+class ChallengeRun:
+    """The records of one order (or one hook batch), from planning to removal."""
+
+    def __init__(
+        self,
+        client: VariomediaClient,
+        resolver: Resolver,
+        state: StateFile,
+        *,
+        token: str,
+        settings: Settings | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        notify: Notify = logger.info,
+        owner: str | None = None,
+    ) -> None:
+        self.client = client
+        self.resolver = resolver
+        self.state = state
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.notify = notify
+        self.account = account_key(client.base_url, token)
+        self.owner = owner or process_owner()
+        self.written: list[StoredRecord] = []
+        self.last_status: PropagationStatus | None = None
+        self._zone_map: ZoneMap | None = None
+        self._servers: dict[str, tuple[NameServer, ...]] = {}
+
+    # -- leftovers -------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Remove records that an earlier, killed run of this account left behind, and make
+        sure earlier removals that were still queued went through."""
+        leftovers = [
+            r
+            for r in self.state.records()
+            if r.account == self.account and r.owner != self.owner and not owner_alive(r.owner)
+        ]
+        if not leftovers:
+            return
+        abandoned = [r.fqdn for r in leftovers if not r.deleting]
+        if abandoned:
+            self.notify(
+                f"Cleaning up {len(abandoned)} challenge record(s) an earlier run left behind "
+                f"(interrupted, or its cleanup failed): {', '.join(abandoned)}"
+            )
+        queued = [r for r in leftovers if r.deleting]
+        gone = {r.record_id for r in queued if self._gone_from_dns(r)}
+        if gone:
+            self.state.discard(gone)
+            logger.info("Earlier removals confirmed in DNS: records %s", ", ".join(sorted(gone)))
+        problems = self._delete([r for r in leftovers if r.record_id not in gone])
+        for problem in problems:
+            logger.warning("Could not remove a leftover record yet: %s", problem)
+
+    def _gone_from_dns(self, record: StoredRecord) -> bool:
+        """Whether every authoritative server answers, and none shows the value any more."""
+        try:
+            servers = self._servers_for(record.zone)
+        except VariomediaError:
+            return False
+        answers = [self.resolver.query_txt(server, record.fqdn) for server in servers]
+        return all(not a.failed and record.value not in a.values for a in answers)
+
+    # -- plan ------------------------------------------------------------------------------
+
+    def plan(self, domains: Sequence[str]) -> list[Placement]:
+        """Zone and record name for every certificate name; raises before anything is written."""
+        self._zone_map = ZoneMap(self.client.list_domains())
+        return place(domains, self._zone_map, self.resolver.cname_target)
+
+    # -- present ---------------------------------------------------------------------------
+
+    def present(self, items: Sequence[tuple[Placement, str]], *, batch: str | None = None) -> None:
+        """Write one TXT record per (placement, value), remembering each id at once."""
+        if not items:
+            return
+        zones = sorted({p.zone for p, _ in items})
+        if self.settings.update_lock:
+            for zone in zones:
+                self._ensure_update_lock(zone)
+        self.notify(f"Creating {len(items)} TXT record(s) in {', '.join(map(to_unicode, zones))}")
+        for placement, value in items:
+            # Noted before the POST: a process killed while the API works on it leaves this
+            # entry, and whoever finds it looks the record up by its unique value.
+            intent = StoredRecord(
+                record_id=f"{UNANSWERED}{uuid.uuid4().hex}",
+                account=self.account,
+                zone=placement.zone,
+                fqdn=placement.fqdn,
+                value=value,
+                created=self.clock.time(),
+                batch=batch,
+                owner=self.owner,
+            )
+            self.state.add(intent)
+            try:
+                write = self.client.create_record(
+                    placement.zone, placement.record_name, "TXT", value, ttl=self.settings.ttl
+                )
+            except APIError as e:
+                if e.unclear:  # perhaps created: this run's cleanup looks it up by its value
+                    self.written.append(intent)
+                else:
+                    self.state.discard({intent.record_id})
+                raise
+            record = replace(
+                intent,
+                record_id=write.record_id,
+                job_id=write.job.id if write.job and not write.job.done else None,
+            )
+            self._replace_in_state(record, intent.record_id)
+            self.written.append(record)
+            logger.info(
+                "Created TXT %s (record %s%s)",
+                placement.fqdn,
+                write.record_id,
+                f", queue job {record.job_id}" if record.job_id else "",
+            )
+
+    def _domain(self, zone: str) -> Domain:
+        if self._zone_map is None:
+            self._zone_map = ZoneMap(self.client.list_domains())
+        found = self._zone_map.zone_of(zone)
+        if found is None or found.name != zone:
+            raise self._zone_map.not_in_account(zone)
+        return found
+
+    def _ensure_update_lock(self, zone: str) -> None:
+        """The lock keeps a tariff change from resetting the zone; switch it on only if off."""
+        domain = self._domain(zone)
+        if domain.update_lock is None:  # the list left it out: ask for the domain itself
+            domain = self.client.get_domain(zone)
+        if domain.update_lock:
+            return
+        self.client.set_update_lock(zone, True)
+        self.notify(
+            f"Switched on the DNS update lock of {to_unicode(zone)} so that Variomedia's "
+            "automatic changes (e.g. a tariff change) cannot reset the zone. To turn it off: "
+            "variomedia-dns lock off " + zone
+        )
+
+    # -- wait ------------------------------------------------------------------------------
+
+    def wait(
+        self, records: Sequence[StoredRecord] | None = None, *, on_round: OnRound | None = None
+    ) -> None:
+        """Return as soon as every authoritative server shows every value; fail early on a
+        failed job; on timeout raise `PropagationError` naming the laggards. `on_round` sees
+        the status after every round (progress displays)."""
+        records = list(self.written if records is None else records)
+        if not records:
+            return
+        plan = Plan.build(
+            [(r.fqdn, r.value) for r in records],
+            {r.fqdn: self._servers_for(r.zone) for r in records},
+        )
+        jobs = _JobWatch(self, records)
+
+        def each_round(status: PropagationStatus) -> None:
+            jobs.on_round(status)
+            if on_round is not None:
+                on_round(status)
+
+        try:
+            self.last_status = wait(
+                plan,
+                self.resolver,
+                timeout=self.settings.propagation_timeout,
+                interval=self.settings.dns_interval,
+                clock=self.clock,
+                on_round=each_round,
+                timeout_option=self.settings.timeout_option,
+            )
+        except PropagationError as e:
+            raise PropagationError(f"{e}{jobs.explain_timeout()}") from None
+
+    def _servers_for(self, zone: str) -> tuple[NameServer, ...]:
+        if self.settings.nameservers is not None:
+            return self.settings.nameservers
+        if zone not in self._servers:
+            self._servers[zone] = tuple(self.resolver.authoritative_servers(zone))
+        return self._servers[zone]
+
+    # -- remove ----------------------------------------------------------------------------
+
+    def remove(self, records: Sequence[StoredRecord] | None = None) -> list[str]:
+        """Delete the given records (default: all this run wrote); never raises.
+
+        Returns the problems, one line each, for the front door to show; the records concerned
+        stay in the state file and the next run removes them.
+        """
+        records = list(self.written if records is None else records)
+        if not records:
+            return []
+        problems = self._delete(records)
+        removed = {r.record_id for r in records}
+        self.written = [r for r in self.written if r.record_id not in removed]
+        return problems
+
+    def _delete(self, records: Iterable[StoredRecord]) -> list[str]:
+        """DELETE each record by id; a removal still queued is remembered, not waited for."""
+        problems: list[str] = []
+        for entry in records:
+            try:
+                record = self._answered(entry)
+                if record is None:
+                    continue
+                write = self.client.delete_record(record.record_id)
+            except VariomediaError as e:
+                # One clause per problem: front doors add their own sentence after it.
+                problems.append(f"record {entry.record_id} at {entry.fqdn}: {str(e).rstrip('.')}")
+                continue
+            if write.already_gone or (write.job is not None and write.job.done):
+                self.state.discard({record.record_id})
+            else:
+                job = write.job.id if write.job else None
+                self._replace_in_state(replace(record, deleting=True, job_id=job))
+            logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
+        return problems
+
+    def _answered(self, entry: StoredRecord) -> StoredRecord | None:
+        """The entry with its record's id; for an entry noted before a POST that was never
+        answered, the record carrying its value (the value is a fresh digest, so only that
+        POST can have made it), or ``None`` (and the entry dropped) if there is none."""
+        if not entry.record_id.startswith(UNANSWERED):
+            return entry
+        found = self.client.find_record(
+            entry.zone, relative_name(entry.fqdn, entry.zone), "TXT", entry.value
+        )
+        if found is None:
+            self.state.discard({entry.record_id})
+            return None
+        record = replace(entry, record_id=found.record_id)
+        self._replace_in_state(record, entry.record_id)
+        return record
+
+    def _replace_in_state(self, record: StoredRecord, record_id: str | None = None) -> None:
+        """Put `record` in place of the entry with `record_id` (default: its own id)."""
+        old = record.record_id if record_id is None else record_id
+        with self.state.edit() as entries:
+            for i, entry in enumerate(entries):
+                if entry.record_id == old:
+                    entries[i] = record
+
+
+class _JobWatch:
+    """Asks the job queue only when DNS cannot tell: records not visible on any server yet."""
+
+    def __init__(self, run: ChallengeRun, records: Sequence[StoredRecord]) -> None:
+        self.run = run
+        self.records = list(records)
+        self.start = run.clock.monotonic()
+        self.next_poll = run.settings.first_job_poll
+        self.step = run.settings.first_job_poll
+        self.done_jobs: set[str] = set()
+        self.still_pending: list[StoredRecord] = []
+
+    def _unseen(self, status: PropagationStatus | None) -> list[StoredRecord]:
+        seen = set()
+        if status is not None:
+            seen = {(r.name, v) for r in status.results for v in r.seen}
+        return [
+            r
+            for r in self.records
+            if r.job_id and r.job_id not in self.done_jobs and (r.fqdn, r.value) not in seen
+        ]
+
+    def on_round(self, status: PropagationStatus) -> None:
+        self.run.last_status = status  # what a timeout message builds on
+        elapsed = self.run.clock.monotonic() - self.start
+        if status.done or elapsed < self.next_poll:
+            return
+        self.step *= 2
+        self.next_poll = elapsed + self.step
+        self.poll(self._unseen(status))
+
+    def poll(self, unseen: list[StoredRecord]) -> None:
+        """One look at the queue (1 request, plus 1 per job that left it unseen in DNS)."""
+        if not unseen:
+            return
+        client = self.run.client
+        pending = {job.id for job in client.list_pending_jobs()}
+        self.still_pending = []
+        for record in unseen:
+            assert record.job_id is not None
+            if record.job_id in pending:
+                self.still_pending.append(record)
+                continue
+            job = client.get_job(record.job_id)
+            if job.done:
+                self.done_jobs.add(job.id)  # DNS is only lagging behind
+                continue
+            if job.pending:
+                self.still_pending.append(record)
+                continue
+            raise JobError(
+                f"Variomedia's queue job {job.id} for the TXT record at {record.fqdn} ended "
+                f"with status {job.status!r}: the record was not published. Try again; if it "
+                "keeps failing, check the zone in the customer menu or ask Variomedia support.",
+                job_id=job.id,
+                status=job.status,
+            )
+
+    def explain_timeout(self) -> str:
+        """Extra words for a propagation timeout: were the jobs still queued?"""
+        try:
+            self.poll(self._unseen(self.run.last_status))
+        except JobError as e:
+            return f" {e}"
+        except VariomediaError:
+            return ""
+        if not self.still_pending:
+            return ""
+        jobs = ", ".join(sorted({r.job_id or "" for r in self.still_pending}))
+        return (
+            f" Variomedia's queue has not carried out job(s) {jobs} yet, so the record(s) were "
+            "not published: the API is slow right now; try again later."
+        )

@@ -1,0 +1,153 @@
+"""Where each challenge record goes: the zone of the account and the record name inside it.
+
+The CA looks for ``_acme-challenge.<name>``. If that name is a CNAME (delegation to a zone kept
+only for ACME), the record is written at the end of the chain instead. The zone is the longest
+domain of the account with a DNS presence that is a suffix of that name. All of this is decided
+before anything is written, so a name outside the account costs no API write at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from ..api.client import Domain
+from ..errors import DNSLookupError, ZoneError
+from ..names import is_subdomain, relative_name, to_ace, to_unicode
+
+CHALLENGE_LABEL = "_acme-challenge"
+MAX_CNAME_CHAIN = 8
+# After IDNA: letters, digits, hyphen, and underscore (for labels such as _acme-challenge).
+_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One challenge record: asked for at ``challenge_name``, written at ``fqdn`` in ``zone``."""
+
+    identifier: str  # the name being validated, ACE, without "*."
+    challenge_name: str  # _acme-challenge.<identifier>
+    fqdn: str  # where the TXT record is written (differs from challenge_name after a CNAME)
+    zone: str  # the account domain holding fqdn
+    record_name: str  # fqdn relative to zone, as the API wants it
+
+    @property
+    def delegated(self) -> bool:
+        return self.fqdn != self.challenge_name
+
+
+def identifier_name(domain: str) -> str:
+    """The name a certificate domain is validated at: ``*.Example.de.`` → ``example.de``."""
+    text = domain.strip()
+    wildcard = text.startswith("*.")
+    ace = to_ace(text[2:] if wildcard else text)
+    labels = ace.split(".")
+    if "*" in "".join(labels):
+        raise ZoneError(
+            f"{domain!r} is not a valid certificate name: a wildcard may only be the whole "
+            "first label (*.example.de), once."
+        )
+    bad = [label for label in labels if not _LABEL_RE.match(label)]
+    if bad:
+        raise ZoneError(
+            f"{domain!r} is not a valid host name (label {bad[0]!r}); use letters, digits and "
+            "hyphens, or the Unicode form of an internationalised name."
+        )
+    if len(labels) < 2:
+        raise ZoneError(f"{domain!r} is a single label; certificates need a full domain name.")
+    return ace
+
+
+class ZoneMap:
+    """The account's domains with a DNS presence, for longest-suffix lookups."""
+
+    def __init__(self, domains: Iterable[Domain]) -> None:
+        all_domains = list(domains)
+        self.hosted = sorted((d for d in all_domains if d.has_presence), key=lambda d: -len(d.name))
+        self.unhosted = sorted(d.name for d in all_domains if not d.has_presence)
+
+    def zone_of(self, fqdn: str) -> Domain | None:
+        """The most specific hosted domain that `fqdn` is in, if any."""
+        for domain in self.hosted:
+            if is_subdomain(fqdn, domain.name):
+                return domain
+        return None
+
+    def describe(self) -> str:
+        """The account's domains, for error messages that tell the user what they do have."""
+        hosted = ", ".join(sorted(to_unicode(d.name) for d in self.hosted)) or "none"
+        text = f"the account's domains with DNS at Variomedia: {hosted}"
+        if self.unhosted:
+            text += f"; registered without DNS here: {', '.join(self.unhosted)}"
+        return text
+
+    def not_in_account(self, name: str, via: str | None = None) -> ZoneError:
+        where = f" (reached through the CNAME at {via})" if via else ""
+        for d in self.unhosted:
+            if is_subdomain(name, d):
+                return ZoneError(
+                    f"{to_unicode(name)}{where} is in {d}, which this account has but whose DNS "
+                    "is not hosted at Variomedia (the domain has no 'presence'); "
+                    f"{self.describe()}."
+                )
+        return ZoneError(
+            f"{to_unicode(name)}{where} is not in a domain of this Variomedia account; "
+            f"{self.describe()}. Check the name, or the token in the credentials file."
+        )
+
+
+def _cname(lookup: Callable[[str], str | None], name: str, zone_map: ZoneMap) -> str | None:
+    """The CNAME at `name`; a failed lookup outside the account means: not ours to write."""
+    try:
+        return lookup(name)
+    except DNSLookupError as e:
+        if zone_map.zone_of(name) is None:
+            raise ZoneError(
+                f"{zone_map.not_in_account(name)} (Its CNAME lookup failed: {e})"
+            ) from None
+        raise
+
+
+def place(
+    domains: Sequence[str],
+    zone_map: ZoneMap,
+    cname_target: Callable[[str], str | None],
+) -> list[Placement]:
+    """A placement for every certificate domain, or a `ZoneError` before anything is written.
+
+    `cname_target` returns the CNAME at exactly a name (or ``None``); chains are followed up to
+    `MAX_CNAME_CHAIN` links, and a loop is an error rather than a hang.
+    """
+    placements = []
+    for domain in domains:
+        identifier = identifier_name(domain)
+        challenge_name = f"{CHALLENGE_LABEL}.{identifier}"
+        fqdn, chain = challenge_name, [challenge_name]
+        while (target := _cname(cname_target, fqdn, zone_map)) is not None:
+            target = to_ace(target)
+            if target in chain:
+                raise ZoneError(
+                    f"The CNAME chain at {challenge_name} loops "
+                    f"({' → '.join([*chain, target])}); fix the CNAME records."
+                )
+            if len(chain) > MAX_CNAME_CHAIN:
+                raise ZoneError(
+                    f"The CNAME chain at {challenge_name} is longer than {MAX_CNAME_CHAIN} "
+                    "links; point it at the final name directly."
+                )
+            chain.append(target)
+            fqdn = target
+        zone = zone_map.zone_of(fqdn)
+        if zone is None:
+            raise zone_map.not_in_account(fqdn, via=challenge_name if len(chain) > 1 else None)
+        placements.append(
+            Placement(
+                identifier=identifier,
+                challenge_name=challenge_name,
+                fqdn=fqdn,
+                zone=zone.name,
+                record_name=relative_name(fqdn, zone.name),
+            )
+        )
+    return placements

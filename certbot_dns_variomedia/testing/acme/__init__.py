@@ -1,0 +1,1 @@
+"""An ACME CA on loopback (Debian's Pebble) and the certificates tests need."""

@@ -1,0 +1,1 @@
+"""The Control Panel API simulator: real HTTP on loopback."""

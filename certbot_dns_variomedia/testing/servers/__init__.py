@@ -1,0 +1,1 @@
+"""Real servers on loopback for tests: DNS, HTTPS, SMTP, and their shared start/stop code."""

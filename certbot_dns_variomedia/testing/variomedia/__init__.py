@@ -1,0 +1,1 @@
+"""The Variomedia API simulator: real HTTP and authoritative DNS on loopback."""

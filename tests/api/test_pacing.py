@@ -1,0 +1,107 @@
+"""The pacer's arithmetic (fake clock) and its shared ledger (real files, real processes)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer, default_ledger_path
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
+
+
+def test_first_requests_of_a_window_pass_without_waiting() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(limit=3, window=10.0, clock=clock)
+    for _ in range(3):
+        with pacer.slot():
+            pass
+    assert clock.sleeps == []
+    assert pacer.waited == 0.0
+
+
+def test_request_past_the_limit_waits_a_window_from_the_oldest_answer() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(limit=2, window=10.0, clock=clock)
+    with pacer.slot():
+        clock.advance(0.5)  # the first answer arrives after 0.5 s
+    answered_first = clock.now
+    with pacer.slot():
+        pass
+    with pacer.slot():
+        sent_third = clock.now
+    assert sent_third >= answered_first + 10.0
+    assert sent_third < answered_first + 10.2
+
+
+def test_no_window_ever_holds_more_than_the_limit() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(limit=5, window=1.0, clock=clock)
+    sent: list[float] = []
+    for _ in range(40):
+        with pacer.slot():
+            sent.append(clock.now)
+            clock.advance(0.01)
+    for i, t in enumerate(sent):
+        in_window = [s for s in sent[i:] if s < t + 1.0]
+        assert len(in_window) <= 5
+
+
+def test_pause_holds_every_request_back() -> None:
+    clock = FakeClock()
+    pacer = RequestPacer(limit=10, window=10.0, clock=clock)
+    start = clock.now
+    pacer.pause(7.0)
+    with pacer.slot():
+        assert clock.now >= start + 7.0
+
+
+def test_invalid_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least one request"):
+        RequestPacer(limit=0)
+
+
+def test_file_ledger_survives_garbage_and_keeps_counting(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.json"
+    path.write_text("{not json")
+    clock = FakeClock()
+    pacer = RequestPacer(limit=1, window=5.0, clock=clock, ledger=FileLedger(path))
+    with pacer.slot():
+        pass
+    saved = json.loads(path.read_text())
+    assert len(saved["entries"]) == 1
+    assert saved["entries"][0][2] is not None  # the answer time was recorded
+
+
+def _hammer(path: str, n: int, out: multiprocessing.Queue[float]) -> None:
+    pacer = RequestPacer(limit=4, window=0.6, ledger=FileLedger(path))
+    for _ in range(n):
+        with pacer.slot():
+            out.put(time.monotonic())
+
+
+def test_processes_sharing_a_ledger_share_one_limit(tmp_path: Path) -> None:
+    """Two processes, 6 requests each, limit 4 per 0.6 s: never more than 4 in a window."""
+    path = str(tmp_path / "shared.json")
+    ctx = multiprocessing.get_context("fork")
+    out: multiprocessing.Queue[float] = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(path, 6, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    stamps = sorted(out.get(timeout=5) for _ in range(12))
+    for i, t in enumerate(stamps):
+        # send times of requests that started within 0.6 s of this one (minus scheduling slack)
+        in_window = [s for s in stamps[i:] if s < t + 0.55]
+        assert len(in_window) <= 4, stamps
+
+
+def test_default_ledger_path_is_per_host_in_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
+    path = default_ledger_path("api.variomedia.de:443")
+    assert path == Path("/somewhere/cache/certbot-dns-variomedia/pacing-api.variomedia.de_443.json")
