@@ -3,7 +3,8 @@
 Subcommands (each module registers its own and does its own work; this one only dispatches):
 
 * ``certbot-auth`` / ``certbot-cleanup`` — certbot's manual hooks (`hooks`)
-* ``records list|add|delete``, ``lock on|off|status`` — the account's DNS data (`records`)
+* ``records list|add|delete`` — the account's DNS records (`records`)
+* ``lock on|off|status`` — a domain's DNS update lock (`lock`)
 * ``check NAME [VALUE]`` — what every authoritative name server answers (`check`)
 * ``doctor [DOMAIN]`` — what is wrong and how to fix it (`doctor`)
 * ``issue`` — a certificate without certbot (`cli.issue`, `certbot_dns_variomedia.issue`)
@@ -24,7 +25,7 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VariomediaError
-from . import check, doctor, hooks, issue, records
+from . import check, doctor, hooks, issue, lock, records
 from .options import UsageError, common_options
 from .output import setup_logging
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for module in (hooks, records, check, doctor, issue):
+    for module in (hooks, records, lock, check, doctor, issue):
         module.register(subparsers, common)
     return parser
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from .. import credentials as credentials_module
-from ..api.client import Domain, VariomediaClient
+from ..api.client import VariomediaClient
+from ..api.models import Domain
 from ..core.state import StateFile, account_key, owner_alive
 from ..core.zones import CHALLENGE_LABEL, ZoneMap, identifier_name, place
 from ..credentials import ENV_TOKEN, VariomediaCredentials

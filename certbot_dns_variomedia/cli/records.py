@@ -1,4 +1,4 @@
-"""``variomedia-dns records list|add|delete`` and ``variomedia-dns lock on|off|status``.
+"""``variomedia-dns records list|add|delete``: the account's DNS records, by hand.
 
 Hand tools for the account's DNS data, for looking at what a run left behind and for fixing it.
 Names are placed with the plugin's own zone logic (the longest account domain that is a suffix
@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from typing import Any
 
-from ..api.client import DNSRecord, Domain, VariomediaClient
+from ..api.client import VariomediaClient
+from ..api.models import DNSRecord, Domain
 from ..core.run import MAX_TTL, MIN_TTL
 from ..core.state import account_key, owner_alive
 from ..core.zones import ZoneMap
 from ..errors import ConfigurationError, NotFoundError
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
+from .lock import domain_json, lock_text
 from .options import (
-    DEFAULT_PROPAGATION_SECONDS,
     UsageError,
     add_credentials_option,
     add_json_option,
     add_state_file_option,
     load_credentials,
     open_client,
-    seconds_value,
     state_file,
     ttl_value,
 )
@@ -35,10 +34,6 @@ from .output import confirm, print_json, say, shorten, table
 
 RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "SRV", "TXT")
 _DATA_WIDTH = 60
-
-
-def _lock_text(value: bool | None) -> str:
-    return "unknown" if value is None else "on" if value else "off"
 
 
 def _zone_of(zone_map: ZoneMap, name: str) -> Domain:
@@ -59,14 +54,6 @@ def _record_json(record: DNSRecord) -> dict[str, Any]:
         "ttl": record.ttl,
         "data": record.data,
         "tags": list(record.tags),
-    }
-
-
-def _domain_json(domain: Domain) -> dict[str, Any]:
-    return {
-        "name": domain.name,
-        "update_lock": domain.update_lock,
-        "migration_mode": domain.migration_mode,
     }
 
 
@@ -97,7 +84,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                "domains": [_domain_json(d) for d in domains],
+                "domains": [domain_json(d) for d in domains],
                 "records": [_record_json(r) for r in records],
             }
         )
@@ -106,7 +93,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         table(
             ["DOMAIN", "UPDATE LOCK", "MIGRATION MODE"],
             [
-                [to_unicode(d.name), _lock_text(d.update_lock), _lock_text(d.migration_mode)]
+                [to_unicode(d.name), lock_text(d.update_lock), lock_text(d.migration_mode)]
                 for d in domains
             ],
         )
@@ -222,51 +209,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- lock -----------------------------------------------------------------------------------------
-
-
-def _account_domain(client: VariomediaClient, name: str, action: str) -> Domain:
-    """The account domain called exactly `name`: the lock is a setting of the whole domain."""
-    zone_map = ZoneMap(client.list_domains())
-    ace = to_ace(name)
-    domain = next((d for d in zone_map.hosted if d.name == ace), None)
-    if domain is None:
-        inside = zone_map.zone_of(ace)
-        if inside is not None:
-            raise ConfigurationError(
-                f"The DNS update lock is a setting of the domain {to_unicode(inside.name)}, "
-                f"not of {to_unicode(ace)}: variomedia-dns lock {action} {inside.name}"
-            )
-        raise zone_map.not_in_account(ace)
-    if domain.update_lock is None:  # the list left it out: ask for the domain itself
-        domain = client.get_domain(ace)
-    return domain
-
-
-def cmd_lock(args: argparse.Namespace) -> int:
-    credentials = load_credentials(args)
-    changed = False
-    with open_client(credentials) as client:
-        domain = _account_domain(client, args.domain, args.action)
-        wanted = {"on": True, "off": False}.get(args.action)
-        if wanted is not None and domain.update_lock is not wanted:
-            job = client.set_update_lock(domain.name, wanted)
-            if job is not None and not job.done:
-                client.wait_for_jobs([job], timeout=args.timeout)
-            domain, changed = replace(domain, update_lock=wanted), True
-    if args.json:
-        print_json({**_domain_json(domain), "changed": changed})
-        return 0
-    state = _lock_text(domain.update_lock)
-    if changed:
-        say(f"Switched the DNS update lock of {to_unicode(domain.name)} {state}.")
-    elif args.action == "status":
-        say(f"The DNS update lock of {to_unicode(domain.name)} is {state}.")
-    else:
-        say(f"The DNS update lock of {to_unicode(domain.name)} is already {state}.")
-    return 0
-
-
 # -- registration ---------------------------------------------------------------------------------
 
 
@@ -324,24 +266,3 @@ def register(
     delete.add_argument("--yes", action="store_true", help="delete without asking")
     add_state_file_option(delete)
     delete.set_defaults(func=cmd_delete)
-
-    lock = subparsers.add_parser(
-        "lock",
-        parents=[common],
-        help="switch a domain's DNS update lock on or off, or show it",
-        description="The DNS update lock keeps Variomedia's automatic changes (e.g. a tariff "
-        "change) from resetting the zone. The plugin and the hooks switch it on before "
-        "writing, unless told otherwise.",
-    )
-    lock.add_argument("action", choices=("on", "off", "status"))
-    lock.add_argument("domain", metavar="DOMAIN")
-    lock.add_argument(
-        "--timeout",
-        type=seconds_value,
-        default=DEFAULT_PROPAGATION_SECONDS,
-        metavar="SECONDS",
-        help="how long to wait for Variomedia's queue to carry out the change",
-    )
-    add_credentials_option(lock)
-    add_json_option(lock)
-    lock.set_defaults(func=cmd_lock)

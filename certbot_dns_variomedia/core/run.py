@@ -22,7 +22,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from ..api.client import Domain, VariomediaClient
+from ..api.client import VariomediaClient
+from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import APIError, JobError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode

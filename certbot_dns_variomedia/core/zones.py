@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ..api.client import Domain
+from ..api.models import Domain
 from ..errors import DNSLookupError, ZoneError
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
 

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from certbot_dns_variomedia.api.client import RetryPolicy, VariomediaClient, check_api_url
+from certbot_dns_variomedia.api.client import VariomediaClient
 from certbot_dns_variomedia.api.pacing import RequestPacer
+from certbot_dns_variomedia.api.transport import RetryPolicy, check_api_url
 from certbot_dns_variomedia.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -20,7 +21,7 @@ from certbot_dns_variomedia.errors import (
     ServerError,
     ValidationError,
 )
-from certbot_dns_variomedia.testing.acme.pebble import free_port
+from certbot_dns_variomedia.testing.servers.service import free_port
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_variomedia.api.client import Domain
+from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.cli import doctor as doctor_module
 from certbot_dns_variomedia.cli.check import find_zone, follow_cname
 from certbot_dns_variomedia.cli.doctor import Doctor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_variomedia.api.client import Domain
+from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.core.zones import ZoneMap, identifier_name, place
 from certbot_dns_variomedia.errors import ConfigurationError, ZoneError
 from certbot_dns_variomedia.names import relative_name, to_ace

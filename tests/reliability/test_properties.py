@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from certbot_dns_variomedia.api import jsonapi
-from certbot_dns_variomedia.api.client import Domain
+from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.controlpanel.errors import WINDOW_TOO_LARGE, ControlPanelError
 from certbot_dns_variomedia.controlpanel.models import Email, EmailPage
 from certbot_dns_variomedia.controlpanel.search import walk_emails

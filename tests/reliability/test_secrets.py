@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import certbot_dns_variomedia
-from certbot_dns_variomedia.api.client import RetryPolicy, VariomediaClient
+from certbot_dns_variomedia.api.client import VariomediaClient
+from certbot_dns_variomedia.api.transport import RetryPolicy
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
@@ -100,7 +101,7 @@ def test_token_absent_with_maximal_logging(make_stage: MakeStage) -> None:
     assert status == 0, text
     assert looked >= 10  # certbot was watched through its run, not only at its end
     log = (stage.box.logs_dir / "letsencrypt.log").read_text()
-    assert re.search(r"DEBUG:certbot_dns_variomedia\.api\.client:POST /dns-records -> 202", log)
+    assert re.search(r"DEBUG:certbot_dns_variomedia\.api\.transport:POST /dns-records -> 202", log)
     assert "DEBUG:urllib3.connectionpool" in log  # the HTTP library logged too
     stage.check_nothing_left()
     stage.check_no_secret([text])

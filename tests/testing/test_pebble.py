@@ -29,8 +29,9 @@ from certbot_dns_variomedia.testing.acme.certs import (
     self_signed,
     utcnow,
 )
-from certbot_dns_variomedia.testing.acme.pebble import Pebble, PebbleError, free_port
+from certbot_dns_variomedia.testing.acme.pebble import Pebble, PebbleError
 from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.servers.service import free_port
 
 verification = pytest.importorskip("cryptography.x509.verification")
 
@@ -395,7 +396,7 @@ def test_lost_port_race_is_retried_with_new_ports(
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         taken = blocker.getsockname()[1]
-        real_free_port = pebble_module.free_port
+        real_free_port = free_port
         calls: list[int] = []
 
         def first_port_taken(host: str = "127.0.0.1", *, count: int = 1) -> list[int]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,10 +26,10 @@ from typing import IO
 import requests
 
 from ...clock import SYSTEM_CLOCK, Clock
-from ..servers.service import Service
+from ..servers.service import Service, free_port
 from .certs import CertificateAuthority, IssuedCert
 
-__all__ = ["DEFAULT_BINARY", "Pebble", "PebbleError", "free_port"]
+__all__ = ["DEFAULT_BINARY", "Pebble", "PebbleError"]
 
 DEFAULT_BINARY = "/usr/bin/pebble"
 _HOST = "127.0.0.1"
@@ -45,25 +44,6 @@ _LOG_TAIL_LINES = 40
 
 class PebbleError(RuntimeError):
     """Pebble could not be started, or did not answer as it should."""
-
-
-def free_port(host: str = _HOST, *, count: int = 1) -> list[int]:
-    """Ports nobody listens on right now (TCP, on ``host``), all different.
-
-    Between this call and the server's bind another process may take a port; callers that
-    start servers handle that by retrying (see :meth:`Pebble.start`).
-    """
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Pebble(Service):

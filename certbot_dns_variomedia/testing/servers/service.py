@@ -8,13 +8,14 @@ server module only says what it serves.
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import sys
 import threading
 from types import TracebackType
 from typing import Any, TypeVar
 
-__all__ = ["QuietDisconnects", "Service", "serve_in_thread", "stop_serving"]
+__all__ = ["QuietDisconnects", "Service", "free_port", "serve_in_thread", "stop_serving"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +71,22 @@ class QuietDisconnects(socketserver.BaseServer):
             logger.debug("%s hung up before the answer was sent", client_address)
             return
         super().handle_error(request, client_address)
+
+
+def free_port(host: str = "127.0.0.1", *, count: int = 1) -> list[int]:
+    """Ports nobody listens on right now (TCP, on ``host``), all different.
+
+    Between this call and the server's bind another process may take a port; callers that
+    start servers handle that by retrying (see :meth:`Pebble.start`).
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
