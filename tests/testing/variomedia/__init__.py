@@ -1,0 +1,1 @@
+"""Tests of the Variomedia simulator, one file per part of it."""
