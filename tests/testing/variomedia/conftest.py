@@ -2,13 +2,12 @@
 HTTP client that speaks to them like a careful client would, and DNS questions to their name
 servers.
 
-Most tests drive the simulator with a manual clock, so job and publishing timing is exact and
+Most tests drive the simulator with a fake clock, so job and publishing timing is exact and
 nothing sleeps; a few run on the real clock to prove the same behaviour in real time.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from certbot_dns_variomedia.clock import SYSTEM_CLOCK, Clock
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
@@ -34,28 +34,6 @@ UNAUTHORIZED = (
     "understand how to supply the credentials required."
 )
 TWO_DOMAINS = (SimDomain("example.test"), SimDomain("other.test", package_id="2"))
-
-
-class ManualClock:
-    """A clock that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._now
-
-    def time(self) -> float:
-        return 1_700_000_000.0 + self.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(seconds)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 class Api:
@@ -107,8 +85,9 @@ Launch = Callable[..., VariomediaSimulator]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def clock() -> FakeClock:
+    """Moves only when a test advances it (or the simulator sleeps on it)."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -146,7 +125,7 @@ def connect() -> Iterator[Callable[[VariomediaSimulator], Api]]:
 
 
 @pytest.fixture
-def sim(launch: Launch, clock: ManualClock) -> VariomediaSimulator:
+def sim(launch: Launch, clock: FakeClock) -> VariomediaSimulator:
     return launch(SimConfig(domains=TWO_DOMAINS, rate_limit=None), clock=clock)
 
 

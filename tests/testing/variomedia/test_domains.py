@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
     VariomediaSimulator,
 )
 
-from .conftest import Api, Launch, ManualClock, dig, error_of
+from .conftest import Api, Launch, dig, error_of
 
 
 def test_domain_list_and_filters(
@@ -151,7 +152,7 @@ def test_patch_unknown_domain_is_404(api: Api) -> None:
 
 
 def test_patch_answering_with_a_job(
-    launch: Launch, clock: ManualClock, connect: Callable[[VariomediaSimulator], Api]
+    launch: Launch, clock: FakeClock, connect: Callable[[VariomediaSimulator], Api]
 ) -> None:
     sim = launch(SimConfig(rate_limit=None, patch_answer="job"), clock=clock)
     api = connect(sim)

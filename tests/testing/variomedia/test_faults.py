@@ -8,9 +8,10 @@ import time
 import pytest
 import requests
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
-from .conftest import TIMEOUT, Api, ManualClock, error_of
+from .conftest import TIMEOUT, Api, error_of
 
 
 def test_server_error_burst_is_not_processed(sim: VariomediaSimulator, api: Api) -> None:
@@ -105,7 +106,7 @@ def test_truncated_json(sim: VariomediaSimulator, api: Api) -> None:
 
 
 def test_rate_limit_storm_by_count_and_by_time(
-    sim: VariomediaSimulator, api: Api, clock: ManualClock
+    sim: VariomediaSimulator, api: Api, clock: FakeClock
 ) -> None:
     sim.faults.rate_limit_storm(2, retry_after=7)
     counted = [api.get("/domains") for _ in range(3)]
@@ -134,7 +135,7 @@ def test_expired_token(sim: VariomediaSimulator, api: Api) -> None:
 
 
 def test_failed_job_never_publishes_and_keeps_the_record_listed(
-    sim: VariomediaSimulator, api: Api, clock: ManualClock
+    sim: VariomediaSimulator, api: Api, clock: FakeClock
 ) -> None:
     sim.faults.fail_jobs(method="POST")
     record_id, job_id = api.create_ok("_acme-challenge", "doomed")
@@ -148,7 +149,7 @@ def test_failed_job_never_publishes_and_keeps_the_record_listed(
 
 
 def test_failed_delete_job_leaves_the_record_published(
-    sim: VariomediaSimulator, api: Api, clock: ManualClock
+    sim: VariomediaSimulator, api: Api, clock: FakeClock
 ) -> None:
     record_id, _ = api.create_ok("_acme-challenge", "stays")
     clock.advance(1)
@@ -161,7 +162,7 @@ def test_failed_delete_job_leaves_the_record_published(
     assert [j.status for j in sim.jobs()] == ["done", "failed"]
 
 
-def test_stuck_job_stays_pending(sim: VariomediaSimulator, api: Api, clock: ManualClock) -> None:
+def test_stuck_job_stays_pending(sim: VariomediaSimulator, api: Api, clock: FakeClock) -> None:
     sim.faults.stick_jobs()
     _, stuck = api.create_ok("_acme-challenge", "never")
     _, normal = api.create_ok("_acme-challenge", "soon")

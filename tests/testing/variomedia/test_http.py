@@ -12,13 +12,14 @@ from typing import Literal
 import pytest
 import requests
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     Lockout,
     SimConfig,
     VariomediaSimulator,
 )
 
-from .conftest import JSON_API, TIMEOUT, UNAUTHORIZED, V1, Api, Launch, ManualClock, error_of
+from .conftest import JSON_API, TIMEOUT, UNAUTHORIZED, V1, Api, Launch, error_of
 
 # -- authentication and headers --------------------------------------------------------------
 
@@ -148,7 +149,7 @@ def test_unknown_path_method_and_parameters(api: Api) -> None:
 
 
 def test_rate_limit_is_a_sliding_window_with_retry_after(
-    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: ManualClock
+    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: FakeClock
 ) -> None:
     sim = launch(SimConfig(rate_limit=(2, 10.0)), clock=clock)
     api = connect(sim)
@@ -197,7 +198,7 @@ def test_default_rate_limit_is_10_per_10_seconds(
 
 @pytest.mark.parametrize("status", [403, 429])
 def test_too_many_errors_lock_the_client_out(
-    launch: Launch, clock: ManualClock, status: Literal[403, 429]
+    launch: Launch, clock: FakeClock, status: Literal[403, 429]
 ) -> None:
     lockout = Lockout(errors=5, window=60.0, duration=30.0, status=status)
     sim = launch(SimConfig(rate_limit=None, lockout=lockout), clock=clock)
@@ -221,7 +222,7 @@ def test_too_many_errors_lock_the_client_out(
     assert free.status_code == 200
 
 
-def test_errors_outside_the_window_do_not_lock(launch: Launch, clock: ManualClock) -> None:
+def test_errors_outside_the_window_do_not_lock(launch: Launch, clock: FakeClock) -> None:
     sim = launch(SimConfig(rate_limit=None, lockout=Lockout(errors=3, window=10.0)), clock=clock)
 
     with requests.Session() as session:

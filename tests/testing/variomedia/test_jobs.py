@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, VariomediaSimulator
 
-from .conftest import Api, Launch, ManualClock, error_of
+from .conftest import Api, Launch, error_of
 
 
 def test_job_is_pending_until_job_delay_then_done(
-    sim: VariomediaSimulator, api: Api, clock: ManualClock
+    sim: VariomediaSimulator, api: Api, clock: FakeClock
 ) -> None:
     record_id, job_id = api.create_ok("_acme-challenge", "v")
 
@@ -41,7 +42,7 @@ def test_job_is_pending_until_job_delay_then_done(
     assert listed_after == []
 
 
-def test_finished_jobs_vanish_after_24_hours(api: Api, clock: ManualClock) -> None:
+def test_finished_jobs_vanish_after_24_hours(api: Api, clock: FakeClock) -> None:
     _, job_id = api.create_ok("_acme-challenge", "v")
 
     clock.advance(24 * 3600)
@@ -55,7 +56,7 @@ def test_finished_jobs_vanish_after_24_hours(api: Api, clock: ManualClock) -> No
 
 
 def test_pending_job_list_is_paginated(
-    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: ManualClock
+    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: FakeClock
 ) -> None:
     sim = launch(SimConfig(rate_limit=None, page_size=2), clock=clock)
     api = connect(sim)

@@ -14,13 +14,14 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimNameServer,
     VariomediaSimulator,
 )
 
-from .conftest import TIMEOUT, Api, Launch, ManualClock, dig, txt
+from .conftest import TIMEOUT, Api, Launch, dig, txt
 
 
 def test_publishing_in_real_time_reaches_ns1_before_ns2(
@@ -65,7 +66,7 @@ def test_publishing_in_real_time_reaches_ns1_before_ns2(
 
 
 def test_publishing_timeline_per_name_server(
-    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: ManualClock
+    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: FakeClock
 ) -> None:
     sim = launch(
         SimConfig(
@@ -136,7 +137,7 @@ def test_name_servers_are_found_by_name_on_distinct_addresses(launch: Launch) ->
 
 
 def test_cname_delegation_to_another_account_zone(
-    sim: VariomediaSimulator, api: Api, clock: ManualClock
+    sim: VariomediaSimulator, api: Api, clock: FakeClock
 ) -> None:
     sim.add_record("example.test", "_acme-challenge", "CNAME", "_acme-challenge.other.test.")
     api.create_ok("_acme-challenge", "delegated", domain="other.test")

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 import pytest
 
+from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
     VariomediaSimulator,
 )
 
-from .conftest import Api, Launch, ManualClock, dig, error_of, txt
+from .conftest import Api, Launch, dig, error_of, txt
 
 # -- DNS records: reading ---------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ def test_post_defaults_and_normalisation(sim: VariomediaSimulator, api: Api) -> 
 
 
 def test_post_idn_names_carry_both_forms(
-    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: ManualClock
+    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: FakeClock
 ) -> None:
     sim = launch(SimConfig(rate_limit=None, domains=[SimDomain("bücher.test")]), clock=clock)
     api = connect(sim)
@@ -335,7 +336,7 @@ def test_delete_answers_a_pending_job_like_the_reference(
 
 
 def test_delete_answering_done(
-    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: ManualClock
+    launch: Launch, connect: Callable[[VariomediaSimulator], Api], clock: FakeClock
 ) -> None:
     sim = launch(SimConfig(rate_limit=None, delete_answer="done"), clock=clock)
     api = connect(sim)
