@@ -8,6 +8,7 @@ permissions and names the same fixes.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 import os
 import re
@@ -134,6 +135,11 @@ class VariomediaCredentials:
 
     def __repr__(self) -> str:
         return f"VariomediaCredentials(api_url={self.api_url!r}, source={self.source!r})"
+
+
+def account_key(api_url: str, token: str) -> str:
+    """Which account a state entry belongs to, without storing the token (a truncated hash)."""
+    return hashlib.sha256(f"{api_url.rstrip('/')}\0{token}".encode()).hexdigest()[:16]
 
 
 def _check_token(token: str, where: str) -> str:

@@ -44,7 +44,6 @@ from josepy.jwk import JWK, JWKEC, JWKRSA
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .api.client import VariomediaClient
 from .clock import SYSTEM_CLOCK, Clock
 from .core.run import ChallengeRun, Settings
 from .core.state import StateFile
@@ -394,13 +393,11 @@ def obtain_certificate(
     net = acme_client.ClientNetwork(jwk, alg=alg, user_agent=USER_AGENT)
     if ca_bundle is not None:
         net.session.mount("https://", _TrustAdapter(ca_bundle))
-    client = VariomediaClient.from_credentials(credentials, clock=clock)
-    run = ChallengeRun(
-        client,
-        resolver or Resolver(bootstrap=settings.nameservers),
+    run = ChallengeRun.open(
+        credentials,
         state_file or StateFile(default_state_file()),
-        token=credentials.token,
-        settings=settings,
+        settings,
+        resolver=resolver,
         clock=clock,
         notify=notify,
     )
@@ -415,6 +412,6 @@ def obtain_certificate(
     except (acme_errors.Error, requests.RequestException, DeserializationError) as e:
         raise CertificateError(_explain(e, directory_url, acme_timeout)) from None
     finally:
-        client.close()
+        run.close()
         net.session.close()
     return _split(order.fullchain_pem, key_pem, key)

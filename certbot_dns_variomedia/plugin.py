@@ -18,12 +18,11 @@ from certbot import achallenges, errors, interfaces
 from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
-from .api.client import VariomediaClient
 from .core.run import MAX_TTL, MIN_TTL, ChallengeRun, Settings
 from .core.state import STATE_FILE_NAME, StateFile
 from .credentials import VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError, DNSLookupError, VariomediaError
-from .resolver import NameServer, Resolver, parse_nameservers
+from .resolver import NameServer, parse_nameservers
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +125,10 @@ class Authenticator(dns_common.DNSAuthenticator):
         assert self._credentials is not None
         self._attempt_cleanup = True
         try:
-            client = VariomediaClient.from_credentials(self._credentials)
-            run = self._run = ChallengeRun(
-                client,
-                Resolver(bootstrap=nameservers),
+            run = self._run = ChallengeRun.open(
+                self._credentials,
                 StateFile(os.path.join(self.config.work_dir, STATE_FILE_NAME)),
-                token=self._credentials.token,
-                settings=settings,
+                settings,
                 notify=display_util.notify,
             )
             run.sweep()
@@ -168,10 +164,8 @@ class Authenticator(dns_common.DNSAuthenticator):
         run, self._run = self._run, None
         if run is None:
             return
-        try:
+        with run:
             problems = run.remove()
-        finally:
-            run.client.close()
         for problem in problems:
             logger.warning(
                 "Could not remove a challenge record: %s. It is listed in %s and the next run "

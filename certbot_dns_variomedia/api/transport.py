@@ -25,7 +25,7 @@ import requests
 
 from .. import __version__
 from ..clock import SYSTEM_CLOCK, Clock
-from ..credentials import DEFAULT_API_URL
+from ..credentials import DEFAULT_API_URL, account_key
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -140,7 +140,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.requests_sent = 0  # every attempt that reached the wire, for tests and benchmarks
         self._failures_in_a_row = 0
-        self._token = token
+        self.account_key = account_key(self.base_url, token)  # names its entries in state files
         self._session = session or requests.Session()
         self._session.headers.update(
             {"Accept": ACCEPT, "User-Agent": USER_AGENT, "Authorization": f"token {token}"}

@@ -23,7 +23,6 @@ from ..resolver import NameServer, Resolver, TxtAnswer, normalize_name
 from .options import (
     add_json_option,
     add_nameservers_option,
-    make_resolver,
     nameservers,
     seconds_value,
 )
@@ -101,7 +100,7 @@ def _verdict(
 
 def cmd_check(args: argparse.Namespace) -> int:
     given = nameservers(args)
-    resolver = make_resolver(given)
+    resolver = Resolver(bootstrap=given)
     chain = follow_cname(resolver, args.name)
     target = chain[-1]
     zone: str | None = None

@@ -20,7 +20,7 @@ from typing import Literal
 from .. import credentials as credentials_module
 from ..api.client import VariomediaClient
 from ..api.models import Domain
-from ..core.state import StateFile, account_key, owner_alive
+from ..core.state import StateFile, owner_alive
 from ..core.zones import CHALLENGE_LABEL, ZoneMap, identifier_name, place
 from ..credentials import ENV_TOKEN, VariomediaCredentials
 from ..errors import APIError, ConfigurationError, DNSLookupError, VariomediaError
@@ -33,9 +33,7 @@ from .options import (
     add_nameservers_option,
     add_state_file_option,
     load_credentials,
-    make_resolver,
     nameservers,
-    open_client,
     state_file,
 )
 from .output import print_json, say
@@ -99,7 +97,7 @@ class Doctor:
         if credentials is None:
             self.skip_rest("working credentials", later)
             return self.findings
-        with open_client(credentials) as client:
+        with VariomediaClient.from_credentials(credentials) as client:
             domains = self.check_token(client, credentials)
             if domains is None:
                 self.skip_rest("an accepted token", later[1:])
@@ -115,7 +113,7 @@ class Doctor:
             self.check_nameservers(zone)
             self.check_delegation(zone_map)
         for state in self.states:
-            self.check_state(state, account_key(client.base_url, credentials.token))
+            self.check_state(state, client.account_key)
         return self.findings
 
     # -- the checks, in order ------------------------------------------------------------------
@@ -327,7 +325,7 @@ def state_files(args: argparse.Namespace) -> list[StateFile]:
 def cmd_doctor(args: argparse.Namespace) -> int:
     servers = nameservers(args)
     doctor = Doctor(
-        args, states=state_files(args), resolver=make_resolver(servers), servers=servers
+        args, states=state_files(args), resolver=Resolver(bootstrap=servers), servers=servers
     )
     findings = doctor.run()
     failed = any(f.status == "fail" for f in findings)

@@ -21,16 +21,14 @@ Progress goes to stdout: certbot shows a hook's stdout as output, but its stderr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from ..core.run import ChallengeRun, Settings
+from ..core.run import ChallengeRun
 from ..core.state import StateFile, StoredRecord
 from ..core.zones import CHALLENGE_LABEL, identifier_name
-from ..resolver import NameServer
 from .hook_owner import hook_owner
 from .options import (
     UsageError,
@@ -40,9 +38,7 @@ from .options import (
     add_state_file_option,
     challenge_settings,
     load_credentials,
-    make_resolver,
     nameservers,
-    open_client,
     state_file,
 )
 from .output import say
@@ -154,36 +150,24 @@ def clean_up(run: ChallengeRun, call: HookCall, *, say: Say = say) -> list[str]:
 # -- the subcommands --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _hook_run(
-    args: argparse.Namespace, settings: Settings, servers: tuple[NameServer, ...] | None
-) -> Iterator[ChallengeRun]:
+def _hook_run(args: argparse.Namespace) -> ChallengeRun:
     """The core run of one hook call, owned by the certbot process that runs the hooks."""
-    credentials = load_credentials(args)
-    with open_client(credentials) as client:
-        yield ChallengeRun(
-            client,
-            make_resolver(servers),
-            state_file(args),
-            token=credentials.token,
-            settings=settings,
-            notify=say,
-            owner=hook_owner(),
-        )
+    settings = challenge_settings(args, nameservers(args))
+    return ChallengeRun.open(
+        load_credentials(args), state_file(args), settings, notify=say, owner=hook_owner()
+    )
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
-    servers = nameservers(args)
-    with _hook_run(args, challenge_settings(args, servers), servers) as run:
+    with _hook_run(args) as run:
         authenticate(run, call)
     return 0
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
-    servers = nameservers(args)
-    with _hook_run(args, challenge_settings(args, servers), servers) as run:
+    with _hook_run(args) as run:
         problems = clean_up(run, call)
     for problem in problems:
         logger.warning("Could not remove a challenge record: %s. The next run removes it.", problem)

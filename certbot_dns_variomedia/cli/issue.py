@@ -32,7 +32,6 @@ from .options import (
     add_state_file_option,
     challenge_settings,
     load_credentials,
-    make_resolver,
     nameservers,
     seconds_value,
     state_file,
@@ -81,7 +80,6 @@ def cmd_issue(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         state_file=state_file(args),
         settings=challenge_settings(args, servers),
-        resolver=make_resolver(servers),
         acme_timeout=args.acme_timeout,
         notify=progress,
     )

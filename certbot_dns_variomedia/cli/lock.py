@@ -21,7 +21,6 @@ from .options import (
     add_credentials_option,
     add_json_option,
     load_credentials,
-    open_client,
     seconds_value,
 )
 from .output import print_json, say
@@ -60,7 +59,7 @@ def _account_domain(client: VariomediaClient, name: str, action: str) -> Domain:
 def cmd_lock(args: argparse.Namespace) -> int:
     credentials = load_credentials(args)
     changed = False
-    with open_client(credentials) as client:
+    with VariomediaClient.from_credentials(credentials) as client:
         domain = _account_domain(client, args.domain, args.action)
         wanted = {"on": True, "off": False}.get(args.action)
         if wanted is not None and domain.update_lock is not wanted:

@@ -12,13 +12,12 @@ import argparse
 import os
 from pathlib import Path
 
-from ..api.client import VariomediaClient
 from ..core.run import MAX_TTL, MIN_TTL, Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from ..errors import ConfigurationError
 from ..paths import ENV_STATE_FILE, default_state_file
-from ..resolver import NameServer, Resolver, parse_nameservers
+from ..resolver import NameServer, parse_nameservers
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
 DEFAULT_TTL = 300
@@ -138,11 +137,6 @@ def load_credentials(args: argparse.Namespace) -> VariomediaCredentials:
     return load_variomedia_credentials(os.path.abspath(os.path.expanduser(path)) if path else None)
 
 
-def open_client(credentials: VariomediaCredentials) -> VariomediaClient:
-    """The client the plugin uses: paced together with every other process of this user."""
-    return VariomediaClient.from_credentials(credentials)
-
-
 def nameservers(args: argparse.Namespace) -> tuple[NameServer, ...] | None:
     spec = getattr(args, "nameservers", None)
     if not spec:
@@ -151,11 +145,6 @@ def nameservers(args: argparse.Namespace) -> tuple[NameServer, ...] | None:
         return tuple(parse_nameservers(spec, option="--nameservers"))
     except ConfigurationError as e:
         raise UsageError(str(e)) from None
-
-
-def make_resolver(servers: tuple[NameServer, ...] | None) -> Resolver:
-    """Like the plugin: --nameservers also answer the lookups a recursive resolver would."""
-    return Resolver(bootstrap=servers)
 
 
 def challenge_settings(

@@ -15,7 +15,7 @@ from typing import Any
 from ..api.client import VariomediaClient
 from ..api.models import DNSRecord, Domain
 from ..core.run import MAX_TTL, MIN_TTL
-from ..core.state import account_key, owner_alive
+from ..core.state import owner_alive
 from ..core.zones import ZoneMap
 from ..errors import ConfigurationError, NotFoundError
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
@@ -26,7 +26,6 @@ from .options import (
     add_json_option,
     add_state_file_option,
     load_credentials,
-    open_client,
     state_file,
     ttl_value,
 )
@@ -66,7 +65,7 @@ def _describe(record: DNSRecord) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     credentials = load_credentials(args)
-    with open_client(credentials) as client:
+    with VariomediaClient.from_credentials(credentials) as client:
         zone_map = ZoneMap(client.list_domains())
         if args.domain:
             fqdn = to_ace(args.domain)
@@ -126,7 +125,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     credentials = load_credentials(args)
     record_type = args.type.upper()
-    with open_client(credentials) as client:
+    with VariomediaClient.from_credentials(credentials) as client:
         zone = _zone_of(ZoneMap(client.list_domains()), args.name)
         fqdn = to_ace(args.name)
         write = client.create_record(
@@ -170,8 +169,8 @@ def _fetch(client: VariomediaClient, record_id: str) -> DNSRecord:
 def cmd_delete(args: argparse.Namespace) -> int:
     credentials = load_credentials(args)
     state = state_file(args)
-    with open_client(credentials) as client:
-        account = account_key(client.base_url, credentials.token)
+    with VariomediaClient.from_credentials(credentials) as client:
+        account = client.account_key
         record = _fetch(client, args.id)
         ours = [r for r in state.records() if r.account == account and r.record_id == record.id]
         if not args.yes:

@@ -25,11 +25,12 @@ from dataclasses import dataclass, replace
 from ..api.client import VariomediaClient
 from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
+from ..credentials import VariomediaCredentials
 from ..errors import APIError, JobError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode
 from ..resolver import NameServer, Resolver
 from .propagation import Plan, PropagationStatus, wait
-from .state import StateFile, StoredRecord, account_key, owner_alive, process_owner
+from .state import StateFile, StoredRecord, owner_alive, process_owner
 from .zones import Placement, ZoneMap, place
 
 logger = logging.getLogger(__name__)
@@ -58,14 +59,6 @@ class Settings:
     timeout_option: str = "--dns-variomedia-propagation-seconds"
 
 
-@dataclass(frozen=True)
-class Challenge:
-    """One DNS-01 challenge: the certificate name and the TXT value the CA expects."""
-
-    domain: str
-    value: str
-
-
 class ChallengeRun:
     """The records of one order (or one hook batch), from planning to removal."""
 
@@ -75,7 +68,6 @@ class ChallengeRun:
         resolver: Resolver,
         state: StateFile,
         *,
-        token: str,
         settings: Settings | None = None,
         clock: Clock = SYSTEM_CLOCK,
         notify: Notify = logger.info,
@@ -87,12 +79,47 @@ class ChallengeRun:
         self.settings = settings or Settings()
         self.clock = clock
         self.notify = notify
-        self.account = account_key(client.base_url, token)
+        self.account = client.account_key
         self.owner = owner or process_owner()
         self.written: list[StoredRecord] = []
         self.last_status: PropagationStatus | None = None
         self._zone_map: ZoneMap | None = None
         self._servers: dict[str, tuple[NameServer, ...]] = {}
+
+    @classmethod
+    def open(
+        cls,
+        credentials: VariomediaCredentials,
+        state: StateFile,
+        settings: Settings | None = None,
+        *,
+        resolver: Resolver | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        notify: Notify = logger.info,
+        owner: str | None = None,
+    ) -> ChallengeRun:
+        """The run every front door uses: a client paced together with every other process of
+        this user, and a resolver that asks the configured name servers what a recursive
+        resolver would otherwise answer. `close` (or a ``with`` block) ends the client's session."""
+        settings = settings or Settings()
+        return cls(
+            VariomediaClient.from_credentials(credentials, clock=clock),
+            resolver or Resolver(bootstrap=settings.nameservers),
+            state,
+            settings=settings,
+            clock=clock,
+            notify=notify,
+            owner=owner,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ChallengeRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- leftovers -------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -27,11 +26,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 STATE_FILE_NAME = "dns-variomedia-state.json"
-
-
-def account_key(api_url: str, token: str) -> str:
-    """Which account an entry belongs to, without storing the token (a truncated hash)."""
-    return hashlib.sha256(f"{api_url.rstrip('/')}\0{token}".encode()).hexdigest()[:16]
 
 
 @dataclass

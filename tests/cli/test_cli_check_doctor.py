@@ -18,7 +18,8 @@ from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.cli import doctor as doctor_module
 from certbot_dns_variomedia.cli.check import find_zone, follow_cname
 from certbot_dns_variomedia.cli.doctor import Doctor
-from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key, process_owner
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
+from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.errors import DNSLookupError
 from certbot_dns_variomedia.resolver import NameServer, Resolver
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator

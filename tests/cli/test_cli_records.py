@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord
+from certbot_dns_variomedia.credentials import account_key
 
 from .conftest import FAST, SCRIPT, Account, start_account, write_credentials
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key, process_owner
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
+from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
 
 from .conftest import SCRIPT, Account, start_account

@@ -6,7 +6,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from certbot_dns_variomedia.core.state import StateFile, StoredRecord, account_key
+from certbot_dns_variomedia.core.state import StateFile, StoredRecord
+from certbot_dns_variomedia.credentials import account_key
 
 
 def rec(record_id: str) -> StoredRecord:

@@ -69,11 +69,11 @@ def test_bad_options_fail_before_anything_is_sent(
 ) -> None:
     auth = make_auth(tmp_path, **options)
     with (
-        mock.patch("certbot_dns_variomedia.plugin.VariomediaClient") as client,
+        mock.patch("certbot_dns_variomedia.plugin.ChallengeRun") as run,
         pytest.raises(errors.PluginError, match=message.replace("[", r"\[")),
     ):
         auth.perform([])
-    client.assert_not_called()
+    run.open.assert_not_called()
 
 
 def test_missing_credentials_file_names_the_file(tmp_path: Path) -> None:
