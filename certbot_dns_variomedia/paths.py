@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 APP = "variomedia-dns"
 ENV_STATE_FILE = "VARIOMEDIA_DNS_STATE_FILE"
 ENV_ACCOUNT_DIR = "VARIOMEDIA_DNS_ACCOUNT_DIR"
+# The state files of variomedia-dns and of the plugin (the latter in certbot's work directory).
 STATE_FILE_NAME = "state.json"
+PLUGIN_STATE_FILE_NAME = "dns-variomedia-state.json"
 SYSTEM_STATE_DIR = Path("/var/lib") / APP
 SYSTEM_CONFIG_DIR = Path("/etc") / APP
-# The certbot plugin keeps its state file in certbot's work directory; this is certbot's default.
-CERTBOT_PLUGIN_STATE_FILE = Path("/var/lib/letsencrypt/dns-variomedia-state.json")
+# Where the plugin's state file is with certbot's default work directory.
+CERTBOT_PLUGIN_STATE_FILE = Path("/var/lib/letsencrypt") / PLUGIN_STATE_FILE_NAME
 
 
 def _is_root(euid: int | None) -> bool:

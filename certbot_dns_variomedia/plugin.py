@@ -18,16 +18,15 @@ from certbot import achallenges, errors, interfaces
 from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
-from .core.run import MAX_TTL, MIN_TTL, ChallengeRun, Settings
-from .core.state import STATE_FILE_NAME, StateFile
+from .api.models import MAX_TTL, MIN_TTL
+from .core.run import ChallengeRun, Settings
+from .core.state import StateFile
 from .credentials import VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError, DNSLookupError, VariomediaError
+from .paths import PLUGIN_STATE_FILE_NAME
 from .resolver import NameServer, parse_nameservers
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PROPAGATION_SECONDS = 300
-DEFAULT_TTL = 300
 
 
 class Authenticator(dns_common.DNSAuthenticator):
@@ -39,7 +38,7 @@ class Authenticator(dns_common.DNSAuthenticator):
     description = (
         "Obtain certificates using a DNS TXT record (if you are using Variomedia for DNS)."
     )
-    ttl = DEFAULT_TTL
+    ttl = Settings.ttl
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,7 +49,7 @@ class Authenticator(dns_common.DNSAuthenticator):
     def add_parser_arguments(
         cls,
         add: Callable[..., None],
-        default_propagation_seconds: int = DEFAULT_PROPAGATION_SECONDS,
+        default_propagation_seconds: int = int(Settings.propagation_timeout),
     ) -> None:
         # Not certbot's help text: here the value is an upper bound, not a fixed sleep.
         add(
@@ -64,7 +63,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         add(
             "ttl",
             type=int,
-            default=DEFAULT_TTL,
+            default=Settings.ttl,
             help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} seconds.",
         )
         add(
@@ -127,7 +126,7 @@ class Authenticator(dns_common.DNSAuthenticator):
         try:
             run = self._run = ChallengeRun.open(
                 self._credentials,
-                StateFile(os.path.join(self.config.work_dir, STATE_FILE_NAME)),
+                StateFile(os.path.join(self.config.work_dir, PLUGIN_STATE_FILE_NAME)),
                 settings,
                 notify=display_util.notify,
             )

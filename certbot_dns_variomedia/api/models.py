@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from ..names import to_ace
 from . import jsonapi
 
+# Variomedia's TTL limits for records written through the API.
+MIN_TTL, MAX_TTL = 300, 86400
+
 
 @dataclass(frozen=True)
 class Domain:

@@ -13,11 +13,11 @@ from typing import Any
 
 from ..api.client import VariomediaClient
 from ..api.models import Domain
+from ..core.run import Settings
 from ..core.zones import ZoneMap
 from ..errors import ConfigurationError
 from ..names import to_ace, to_unicode
 from .options import (
-    DEFAULT_PROPAGATION_SECONDS,
     add_credentials_option,
     add_json_option,
     load_credentials,
@@ -97,7 +97,7 @@ def register(
     lock.add_argument(
         "--timeout",
         type=seconds_value,
-        default=DEFAULT_PROPAGATION_SECONDS,
+        default=Settings.propagation_timeout,
         metavar="SECONDS",
         help="how long to wait for Variomedia's queue to carry out the change",
     )

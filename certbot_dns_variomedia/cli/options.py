@@ -12,7 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ..core.run import MAX_TTL, MIN_TTL, Settings
+from ..api.models import MAX_TTL, MIN_TTL
+from ..core.run import Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from ..errors import ConfigurationError
@@ -20,8 +21,6 @@ from ..paths import ENV_STATE_FILE, default_state_file
 from ..resolver import NameServer, parse_nameservers
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
-DEFAULT_TTL = 300
-DEFAULT_PROPAGATION_SECONDS = 300.0
 
 
 class UsageError(Exception):
@@ -108,16 +107,16 @@ def add_challenge_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ttl",
         type=ttl_value,
-        default=DEFAULT_TTL,
-        help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} s (default: {DEFAULT_TTL})",
+        default=Settings.ttl,
+        help=f"TTL of the TXT records, {MIN_TTL}-{MAX_TTL} s (default: {Settings.ttl})",
     )
     parser.add_argument(
         "--propagation-seconds",
         type=seconds_value,
-        default=DEFAULT_PROPAGATION_SECONDS,
+        default=Settings.propagation_timeout,
         metavar="SECONDS",
         help="the longest wait until every authoritative name server shows the records; the "
-        f"wait ends as soon as they all do (default: {DEFAULT_PROPAGATION_SECONDS:g})",
+        f"wait ends as soon as they all do (default: {Settings.propagation_timeout:g})",
     )
     parser.add_argument(
         "--update-lock",

@@ -13,8 +13,7 @@ import sys
 from typing import Any
 
 from ..api.client import VariomediaClient
-from ..api.models import DNSRecord, Domain
-from ..core.run import MAX_TTL, MIN_TTL
+from ..api.models import MAX_TTL, MIN_TTL, DNSRecord, Domain
 from ..core.state import owner_alive
 from ..core.zones import ZoneMap
 from ..errors import ConfigurationError, NotFoundError

@@ -41,9 +41,6 @@ OnRound = Callable[[PropagationStatus], None]
 # The id of a state entry noted before its POST was answered (see `ChallengeRun.present`).
 UNANSWERED = "unanswered:"
 
-# Variomedia's TTL limits for records written through the API.
-MIN_TTL, MAX_TTL = 300, 86400
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -25,7 +25,6 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-STATE_FILE_NAME = "dns-variomedia-state.json"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.core.state import STATE_FILE_NAME
+from certbot_dns_variomedia.paths import PLUGIN_STATE_FILE_NAME
 from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG, Sandbox, certificate_names
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     RecordSnapshot,
@@ -71,7 +71,7 @@ def assert_clean_log(box: Sandbox) -> None:
     """No token in certbot's log; the state file lists nothing but removals still queued."""
     log = (box.logs_dir / "letsencrypt.log").read_text()
     assert box.sim.token not in log
-    state = box.work_dir / STATE_FILE_NAME
+    state = box.work_dir / PLUGIN_STATE_FILE_NAME
     if state.exists():
         entries = json.loads(state.read_text())["records"]
         deleted = {r.id for r in box.sim.records() if r.deleted}
@@ -234,7 +234,7 @@ def test_a_killed_run_is_cleaned_up_by_the_next(sandbox: Sandbox) -> None:
             proc.wait(timeout=10)
     left = challenge_records(sandbox.sim)
     assert len(left) == 2
-    state = json.loads((sandbox.work_dir / STATE_FILE_NAME).read_text())
+    state = json.loads((sandbox.work_dir / PLUGIN_STATE_FILE_NAME).read_text())
     assert sorted(r["record_id"] for r in state["records"]) == sorted(r.id for r in left)
 
     # The server recovers; the next run removes the leftovers first, by id, then issues.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from certbot_dns_variomedia.core.run import UNANSWERED
-from certbot_dns_variomedia.core.state import STATE_FILE_NAME
+from certbot_dns_variomedia.paths import PLUGIN_STATE_FILE_NAME
 from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     RecordSnapshot,
@@ -226,7 +226,7 @@ class Stage:
             time.sleep(0.1)
         assert visible == [], f"challenge values still served by name servers: {visible}"
         # Entries noted before a POST was answered are resolved by the run that finds them.
-        state = self.box.work_dir / STATE_FILE_NAME
+        state = self.box.work_dir / PLUGIN_STATE_FILE_NAME
         if state.exists():
             ids = [e["record_id"] for e in json.loads(state.read_text())["records"]]
             assert not [i for i in ids if i.startswith(UNANSWERED)], ids
