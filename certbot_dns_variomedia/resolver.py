@@ -57,7 +57,9 @@ DEFAULT_TIMEOUT = 3.0
 """Seconds one query may take; a server slower than this is as good as absent to a CA."""
 
 _EDNS_PAYLOAD = 1232  # the DNS Flag Day 2020 size: no IP fragmentation, TCP beyond it
-_MAX_CNAME_CHAIN = 8
+# How many CNAME links any name may take, in an answer or across lookups: real chains have one
+# or two; more is a loop or a mistake.
+MAX_CNAME_CHAIN = 8
 _NAMESERVERS_OPTION = "--dns-variomedia-nameservers"
 _HOST_PORT = re.compile(r"^(?P<host>[^\s:\[\]]+)(?::(?P<port>[^:]*))?$")
 _BRACKETED = re.compile(r"^\[(?P<host>[^\]]+)\](?::(?P<port>.*))?$")
@@ -241,7 +243,7 @@ class Resolver:
     def cname_target(self, name: str) -> str | None:
         """The target of the CNAME at exactly ``name`` (normalised), or ``None`` if there is none.
 
-        Only the first link: zones.py decides how far to follow a chain.
+        Only the first link: `core.zones.cname_chain` follows a chain.
         """
         qname = _to_dns_name(name)
         for rdata in self.query(normalize_name(qname), dns.rdatatype.CNAME):
@@ -380,7 +382,7 @@ def _txt_answer(
         )
     values: set[str] = set()
     owner = qname
-    for _ in range(_MAX_CNAME_CHAIN + 1):
+    for _ in range(MAX_CNAME_CHAIN + 1):
         cname = _find(response, owner, dns.rdatatype.CNAME)
         if cname is None:
             break

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..core import propagation
 from ..core.propagation import Plan, PropagationStatus
-from ..core.zones import MAX_CNAME_CHAIN
-from ..errors import DNSLookupError, PropagationError, ZoneError
+from ..core.zones import cname_chain
+from ..errors import DNSLookupError, PropagationError
 from ..names import to_unicode
 from ..resolver import NameServer, Resolver, TxtAnswer, normalize_name
 from .options import (
@@ -27,20 +27,6 @@ from .options import (
     seconds_value,
 )
 from .output import print_json, say, table
-
-
-def follow_cname(resolver: Resolver, name: str) -> list[str]:
-    """``[name, target, ...]``: the CNAME chain from `name` to the name that holds the TXT."""
-    chain = [normalize_name(name)]
-    while (target := resolver.cname_target(chain[-1])) is not None:
-        if target in chain:
-            raise ZoneError(
-                f"The CNAME chain at {chain[0]} loops ({' → '.join([*chain, target])})."
-            )
-        chain.append(target)
-        if len(chain) > MAX_CNAME_CHAIN + 1:
-            raise ZoneError(f"The CNAME chain at {chain[0]} is longer than {MAX_CNAME_CHAIN}.")
-    return chain
 
 
 def find_zone(resolver: Resolver, name: str) -> str:
@@ -101,7 +87,7 @@ def _verdict(
 def cmd_check(args: argparse.Namespace) -> int:
     given = nameservers(args)
     resolver = Resolver(bootstrap=given)
-    chain = follow_cname(resolver, args.name)
+    chain = cname_chain(args.name, resolver.cname_target)
     target = chain[-1]
     zone: str | None = None
     servers: Sequence[NameServer]

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from ..api.models import Domain
 from ..errors import DNSLookupError, ZoneError
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
+from ..resolver import MAX_CNAME_CHAIN
 
 CHALLENGE_LABEL = "_acme-challenge"
-MAX_CNAME_CHAIN = 8
 # After IDNA: letters, digits, hyphen, and underscore (for labels such as _acme-challenge).
 _LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
@@ -109,6 +109,26 @@ def _cname(lookup: Callable[[str], str | None], name: str, zone_map: ZoneMap) ->
         raise
 
 
+def cname_chain(name: str, cname_target: Callable[[str], str | None]) -> list[str]:
+    """``[name, target, ...]``: the CNAME chain from `name` to the name that holds the TXT, as
+    the CA follows it. A loop, or more than `MAX_CNAME_CHAIN` links, is an error, not a hang."""
+    chain = [to_ace(name)]
+    while (target := cname_target(chain[-1])) is not None:
+        target = to_ace(target)
+        if target in chain:
+            raise ZoneError(
+                f"The CNAME chain at {chain[0]} loops ({' → '.join([*chain, target])}); "
+                "fix the CNAME records."
+            )
+        if len(chain) > MAX_CNAME_CHAIN:
+            raise ZoneError(
+                f"The CNAME chain at {chain[0]} is longer than {MAX_CNAME_CHAIN} links; point "
+                "it at the final name directly."
+            )
+        chain.append(target)
+    return chain
+
+
 def place(
     domains: Sequence[str],
     zone_map: ZoneMap,
@@ -116,28 +136,14 @@ def place(
 ) -> list[Placement]:
     """A placement for every certificate domain, or a `ZoneError` before anything is written.
 
-    `cname_target` returns the CNAME at exactly a name (or ``None``); chains are followed up to
-    `MAX_CNAME_CHAIN` links, and a loop is an error rather than a hang.
+    `cname_target` returns the CNAME at exactly a name (or ``None``); `cname_chain` follows it.
     """
     placements = []
     for domain in domains:
         identifier = identifier_name(domain)
         challenge_name = f"{CHALLENGE_LABEL}.{identifier}"
-        fqdn, chain = challenge_name, [challenge_name]
-        while (target := _cname(cname_target, fqdn, zone_map)) is not None:
-            target = to_ace(target)
-            if target in chain:
-                raise ZoneError(
-                    f"The CNAME chain at {challenge_name} loops "
-                    f"({' → '.join([*chain, target])}); fix the CNAME records."
-                )
-            if len(chain) > MAX_CNAME_CHAIN:
-                raise ZoneError(
-                    f"The CNAME chain at {challenge_name} is longer than {MAX_CNAME_CHAIN} "
-                    "links; point it at the final name directly."
-                )
-            chain.append(target)
-            fqdn = target
+        chain = cname_chain(challenge_name, lambda name: _cname(cname_target, name, zone_map))
+        fqdn = chain[-1]
         zone = zone_map.zone_of(fqdn)
         if zone is None:
             raise zone_map.not_in_account(fqdn, via=challenge_name if len(chain) > 1 else None)

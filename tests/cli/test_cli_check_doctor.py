@@ -16,9 +16,10 @@ import pytest
 
 from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.cli import doctor as doctor_module
-from certbot_dns_variomedia.cli.check import find_zone, follow_cname
+from certbot_dns_variomedia.cli.check import find_zone
 from certbot_dns_variomedia.cli.doctor import Doctor
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
+from certbot_dns_variomedia.core.zones import cname_chain
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.errors import DNSLookupError
 from certbot_dns_variomedia.resolver import NameServer, Resolver
@@ -116,7 +117,7 @@ def test_zone_and_its_servers_are_found_as_on_the_internet(
     assert find_zone(resolver, "_acme-challenge.example.test") == "example.test"
     sim.add_record("example.test", "_acme-challenge", "CNAME", "a.b.sub.example.test.")
     sim.add_record("sub.example.test", "a.b", "CNAME", "acme.sub.example.test.")
-    assert follow_cname(resolver, "_acme-challenge.example.test") == [
+    assert cname_chain("_acme-challenge.example.test", resolver.cname_target) == [
         "_acme-challenge.example.test",
         "a.b.sub.example.test",
         "acme.sub.example.test",
