@@ -29,7 +29,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from ...resolver import MAX_CNAME_CHAIN
+from ...resolver import MAX_CNAME_CHAIN  # CNAMEs followed for one answer, as a resolver would
 from .service import Service
 
 __all__ = [
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 Behaviour = Literal["normal", "servfail", "timeout", "refused"]
 """How the server treats every query: answer it, SERVFAIL, drop it silently, or REFUSED."""
 
-"""CNAMEs followed for one answer; a loop stops here with the chain so far, as BIND does."""
 
 Node = Mapping[dns.rdatatype.RdataType, dns.rrset.RRset]
 """The rrsets that one owner name holds, by type."""
