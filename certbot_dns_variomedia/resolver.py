@@ -8,7 +8,7 @@ that are fine from a recursive resolver (NS, A/AAAA, CNAME, MX, TLSA, ...) go th
 system's resolver configuration or a bootstrap list the caller gives (tests: a loopback server).
 
 DNS queries are free (unlike the rate-limited API), so callers may poll often. Names are
-normalised one way everywhere: lower-case, IDN labels in ACE form, no trailing dot.
+normalized one way everywhere: lower-case, IDN labels in ACE form, no trailing dot.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ class Resolver:
         return found
 
     def cname_target(self, name: str) -> str | None:
-        """The target of the CNAME at exactly ``name`` (normalised), or ``None`` if there is none.
+        """The target of the CNAME at exactly ``name`` (normalized), or ``None`` if there is none.
 
         Only the first link: `core.zones.cname_chain` follows a chain.
         """

@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import ipaddress
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -36,6 +33,7 @@ from ..errors import (
     ServerError,
     ValidationError,
 )
+from ..http_util import is_loopback_host, retry_after
 from . import jsonapi
 from .pacing import RequestPacer
 
@@ -75,41 +73,12 @@ def check_api_url(url: str) -> str:
         raise ConfigurationError(
             f"The API URL {url!r} must not contain credentials, a query or a fragment."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigurationError(
             f"The API URL {url!r} uses plain http:// to a host that is not this machine; "
             "the token would travel unencrypted. Use https://"
         )
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _retry_after(response: requests.Response, default: float) -> float:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), else `default`."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    date = response.headers.get("Date")
-    now = email.utils.parsedate_to_datetime(date) if date else None
-    if now is None:
-        now = datetime.datetime.now(datetime.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
 
 
 class Transport:
@@ -222,20 +191,7 @@ class Transport:
                 continue
             status = response.status_code
             if status == 429:
-                wait = _retry_after(response, self._backoff(attempt))
-                error = self._error(response, method, shown)
-                self._note_failure(error)
-                if wait > self.retry.max_retry_after or attempt >= self.retry.attempts:
-                    raise RateLimitError(
-                        f"The Variomedia API kept refusing requests for exceeding its rate limit "
-                        f"(asked to wait {wait:.0f} s). Another program using the API from this "
-                        "machine's address may be the cause; try again in a few minutes.",
-                        status=429,
-                        method=method,
-                        path=shown,
-                    )
-                logger.info("Variomedia API rate limit reached; waiting %.1f s as asked", wait)
-                self.pacer.pause(wait)
+                self._wait_out_rate_limit(response, method, shown, attempt)
                 continue  # 429: the request was not processed, so even a POST may be re-sent
             if status >= 500 or (200 <= status < 300 and not self._parsable(response)):
                 error = self._error(response, method, shown, unclear=True)
@@ -253,6 +209,26 @@ class Transport:
             if not response.content:
                 return None, response
             return jsonapi.parse(response.content), response
+
+    def _wait_out_rate_limit(
+        self, response: requests.Response, method: str, shown: str, attempt: int
+    ) -> None:
+        """Pause everyone sharing the ledger as the 429 asks, or raise if that is too long."""
+        wait = retry_after(response.headers, self.clock.time())
+        if wait is None:
+            wait = self._backoff(attempt)
+        self._note_failure(self._error(response, method, shown))
+        if wait > self.retry.max_retry_after or attempt >= self.retry.attempts:
+            raise RateLimitError(
+                f"The Variomedia API kept refusing requests for exceeding its rate limit "
+                f"(asked to wait {wait:.0f} s). Another program using the API from this "
+                "machine's address may be the cause; try again in a few minutes.",
+                status=429,
+                method=method,
+                path=shown,
+            )
+        logger.info("Variomedia API rate limit reached; waiting %.1f s as asked", wait)
+        self.pacer.pause(wait)
 
     def _send(
         self,

@@ -10,7 +10,6 @@ the tokens out of every message, log line and repr.
 from __future__ import annotations
 
 import datetime
-import email.utils
 import logging
 import threading
 import urllib.parse
@@ -22,7 +21,8 @@ import requests
 
 from .. import __version__
 from ..clock import SYSTEM_CLOCK, Clock
-from .credentials import ControlPanelCredentials, is_loopback_host, normalise_base_url
+from ..http_util import is_loopback_host, retry_after
+from .credentials import ControlPanelCredentials, normalize_base_url
 from .errors import ControlPanelError, describe
 from .models import (
     Direction,
@@ -40,22 +40,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (10.0, 60.0)
 """(connect, read) seconds for every request."""
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, when.timestamp() - now)
 
 
 class ControlPanelClient:
@@ -90,7 +74,7 @@ class ControlPanelClient:
         4 ... s without one) but never longer than ``max_retry_after`` seconds per wait: a
         server that asks for more gets an error that says to come back later.
         """
-        self.base_url = normalise_base_url(base_url)
+        self.base_url = normalize_base_url(base_url)
         self._app_id = app_id
         self._app_version = app_version
         self._cp_token = cp_token
@@ -401,7 +385,7 @@ class ControlPanelClient:
                 )
                 if response.status_code != 429 or attempt == self._max_retries:
                     break
-                wait = _retry_after(response.headers.get("Retry-After"), self._clock.time())
+                wait = retry_after(response.headers, self._clock.time())
                 if wait is None:
                     wait = float(2**attempt)
                 if wait > self._max_retry_after:

@@ -7,7 +7,6 @@ variable of the same name in upper case (``cp_token`` ↔ ``CP_TOKEN``).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from ..credentials import read_ini
 from ..errors import ConfigurationError
+from ..http_util import is_loopback_host
 
 URL_KEY = "cp_url"
 DOMAIN_KEY = "cp_domain"
@@ -52,17 +52,7 @@ def base_url_for_domain(cp_domain: str) -> str:
     return f"https://cp.{domain}/api/v0/"
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses: the only hosts plain HTTP is allowed to."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def normalise_base_url(url: str) -> str:
+def normalize_base_url(url: str) -> str:
     """Check a Control Panel base URL and end it with ``/`` (relative paths are joined to it).
 
     Plain ``http`` is refused except to loopback (the simulator): the requests carry a password
@@ -128,7 +118,7 @@ def _build(values: Mapping[str, str], source: str, base_url: str | None) -> Cont
                 f"{DOMAIN_KEY} (e.g. example.com) to say where the Control Panel is."
             )
     return ControlPanelCredentials(
-        base_url=normalise_base_url(base_url),
+        base_url=normalize_base_url(base_url),
         app_id=values[APP_ID_KEY],
         app_version=values[APP_VERSION_KEY],
         cp_token=values[TOKEN_KEY],

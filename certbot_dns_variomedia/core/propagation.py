@@ -8,7 +8,7 @@ frequent; a (name, server) pair seen complete once is not asked again.
 
 A value counts as visible when the server's answer contains it, whatever else is there (old
 challenges of other runs, other certificates' values). Values compare exactly; names
-case-insensitively (they are normalised).
+case-insensitively (they are normalized).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Plan:
     ) -> Plan:
         """Group ``(fqdn, value)`` records by name; ``servers`` maps each fqdn to its servers.
 
-        Names are compared normalised, so ``servers`` may use any spelling of a name.
+        Names are compared normalized, so ``servers`` may use any spelling of a name.
         """
         wanted: dict[str, set[str]] = {}
         for name, value in records:

@@ -10,7 +10,7 @@ import pytest
 from certbot_dns_variomedia.controlpanel.credentials import (
     base_url_for_domain,
     load_controlpanel_credentials,
-    normalise_base_url,
+    normalize_base_url,
 )
 from certbot_dns_variomedia.errors import ConfigurationError
 
@@ -90,15 +90,15 @@ def test_environment(tmp_path: Path) -> None:
 
 
 def test_plain_http_only_to_loopback() -> None:
-    assert normalise_base_url("http://127.0.0.1:9/api/v0") == "http://127.0.0.1:9/api/v0/"
-    assert normalise_base_url("http://[::1]:9/api/v0/") == "http://[::1]:9/api/v0/"
-    assert normalise_base_url("http://localhost:9/") == "http://localhost:9/"
+    assert normalize_base_url("http://127.0.0.1:9/api/v0") == "http://127.0.0.1:9/api/v0/"
+    assert normalize_base_url("http://[::1]:9/api/v0/") == "http://[::1]:9/api/v0/"
+    assert normalize_base_url("http://localhost:9/") == "http://localhost:9/"
     with pytest.raises(ConfigurationError, match="plain http"):
-        normalise_base_url("http://cp.provider.example/api/v0/")
+        normalize_base_url("http://cp.provider.example/api/v0/")
     with pytest.raises(ConfigurationError, match="not an http"):
-        normalise_base_url("ftp://cp.provider.example/")
+        normalize_base_url("ftp://cp.provider.example/")
     with pytest.raises(ConfigurationError, match="query, fragment or user"):
-        normalise_base_url("https://user:pw@cp.provider.example/")
+        normalize_base_url("https://user:pw@cp.provider.example/")
 
 
 def test_domain_must_be_a_domain() -> None:

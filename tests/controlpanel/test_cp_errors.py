@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import socket
 import threading
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_variomedia.controlpanel.client import ControlPanelClient, _retry_after
+from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
 from certbot_dns_variomedia.testing.controlpanel.simulator import ControlPanelSimulator
 
@@ -160,14 +159,6 @@ def test_429_retries_are_bounded(sim: ControlPanelSimulator, clock: RecordingClo
     assert caught.value.status_code == 429
     assert clock.sleeps == [1.0, 1.0]
     assert sim.counters["status 429"] == 3
-
-
-def test_retry_after_as_http_date() -> None:
-    now = datetime.datetime(2024, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
-    assert _retry_after("Mon, 01 Jan 2024 12:00:05 GMT", now.timestamp()) == 5.0
-    assert _retry_after("Mon, 01 Jan 2024 11:00:00 GMT", now.timestamp()) == 0.0
-    assert _retry_after("soon", now.timestamp()) is None
-    assert _retry_after(None, now.timestamp()) is None
 
 
 # -- a server that misbehaves in ways the simulator does not ---------------------------------
