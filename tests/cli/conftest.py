@@ -10,11 +10,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from certbot_dns_variomedia.nameservers import NameServer
+from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,
@@ -23,6 +25,7 @@ from certbot_dns_variomedia.testing.variomedia.simulator import (
 )
 
 SCRIPT = str(Path(sys.executable).parent / "variomedia-dns")
+CHALLENGE = "_acme-challenge.example.test"
 FAST = SimConfig(
     domains=(
         SimDomain("example.test"),
@@ -121,3 +124,11 @@ def account(
 ) -> Iterator[Account]:
     """A simulator with example.test and sub.example.test hosted, other.test registered only."""
     yield from start_account(FAST, tmp_path, cli_env, monkeypatch)
+
+
+@pytest.fixture
+def internet_like() -> Iterator[tuple[VariomediaSimulator, Resolver]]:
+    """Name servers on 127.0.0.2 and 127.0.0.3 sharing one port, found by their NS names."""
+    with VariomediaSimulator(replace(FAST, dns_addresses=("127.0.0.2", "127.0.0.3"))) as sim:
+        port = sim.dns_servers[0].port
+        yield sim, Resolver(bootstrap=[NameServer("127.0.0.2", "127.0.0.2", port)], port=port)

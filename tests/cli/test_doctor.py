@@ -1,4 +1,4 @@
-"""``check`` and ``doctor``: the real console script against the simulator's name servers."""
+"""``doctor``: the real console script against the simulator, and its checks one by one."""
 
 from __future__ import annotations
 
@@ -6,139 +6,19 @@ import argparse
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from certbot_dns_variomedia.api.models import Domain
 from certbot_dns_variomedia.cli import doctor as doctor_module
-from certbot_dns_variomedia.cli.check import find_zone
 from certbot_dns_variomedia.cli.doctor import Doctor
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
-from certbot_dns_variomedia.core.zones import cname_chain
 from certbot_dns_variomedia.credentials import account_key
-from certbot_dns_variomedia.errors import DNSLookupError
-from certbot_dns_variomedia.resolver import NameServer, Resolver
+from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
-from .conftest import FAST, Account, write_credentials
-
-CHALLENGE = "_acme-challenge.example.test"
-
-
-def check(account: Account, *args: str) -> tuple[int, dict[str, Any]]:
-    result = account.run("check", *args, "--nameservers", account.nameservers, "--json")
-    assert result.stderr == "" or result.returncode != 2, result.stderr
-    return result.returncode, json.loads(result.stdout)
-
-
-# -- check ----------------------------------------------------------------------------------------
-
-
-def test_check_shows_every_servers_answer_and_whether_value_is_on_all(account: Account) -> None:
-    account.sim.add_record("example.test", "_acme-challenge", "TXT", "token-1")
-    account.sim.add_record("example.test", "_acme-challenge", "TXT", "other")
-    status, data = check(account, CHALLENGE, "token-1")
-    assert status == 0
-    assert data["visible_on_all"] is True
-    assert [(s["address"], s["values"], s["shows_value"]) for s in data["servers"]] == [
-        ("127.0.0.1", ["other", "token-1"], True),
-        ("127.0.0.1", ["other", "token-1"], True),
-    ]
-    status, data = check(account, CHALLENGE, "token-2")
-    assert status == 1
-    assert data["visible_on_all"] is False
-
-
-def test_check_without_value_fails_only_when_a_server_gives_no_answer(account: Account) -> None:
-    status, data = check(account, "_nothing.example.test")
-    assert status == 0
-    assert [s["nxdomain"] for s in data["servers"]] == [True, True]
-    account.sim.dns_servers[1].behaviour = "servfail"
-    status, data = check(account, "_nothing.example.test")
-    assert status == 1
-    assert [s["error"] for s in data["servers"]] == [None, "SERVFAIL"]
-
-
-def test_check_for_people_names_the_server_that_lacks_the_value(account: Account) -> None:
-    account.sim.add_record("example.test", "_acme-challenge", "TXT", "token-1")
-    account.sim.dns_servers[1].behaviour = "refused"
-    result = account.run("check", CHALLENGE, "token-1", "--nameservers", account.nameservers)
-    assert result.returncode == 1
-    lagging = account.sim.nameservers[1]
-    assert f'"token-1" is not visible on 1 of 2: {lagging}.' in result.stdout
-    assert "no answer: REFUSED" in result.stdout
-
-
-def test_check_wait_returns_when_the_record_appears(account: Account) -> None:
-    added = account.run("records", "add", CHALLENGE, "TXT", "fresh")
-    assert added.returncode == 0, added.stderr
-    started = time.monotonic()
-    status, data = check(account, CHALLENGE, "fresh", "--wait", "20")
-    assert status == 0
-    assert data["visible_on_all"] is True
-    assert time.monotonic() - started < 10  # job 0.2 s + slowest server 0.3 s, not 20 s
-
-
-def test_check_wait_gives_up_after_its_time(account: Account) -> None:
-    started = time.monotonic()
-    status, data = check(account, CHALLENGE, "never", "--wait", "1")
-    assert status == 1
-    assert data["visible_on_all"] is False
-    assert time.monotonic() - started < 8
-
-
-def test_check_follows_a_cname_as_the_ca_does(account: Account) -> None:
-    account.sim.add_record("example.test", "_acme-challenge", "CNAME", "acme.sub.example.test.")
-    account.sim.add_record("sub.example.test", "acme", "TXT", "delegated")
-    status, data = check(account, CHALLENGE, "delegated")
-    assert status == 0
-    assert data["cname_chain"] == ["acme.sub.example.test"]
-    assert data["queried_name"] == "acme.sub.example.test"
-
-
-@pytest.fixture
-def internet_like() -> Iterator[tuple[VariomediaSimulator, Resolver]]:
-    """Name servers on 127.0.0.2 and 127.0.0.3 sharing one port, found by their NS names."""
-    with VariomediaSimulator(replace(FAST, dns_addresses=("127.0.0.2", "127.0.0.3"))) as sim:
-        port = sim.dns_servers[0].port
-        yield sim, Resolver(bootstrap=[NameServer("127.0.0.2", "127.0.0.2", port)], port=port)
-
-
-def test_zone_and_its_servers_are_found_as_on_the_internet(
-    internet_like: tuple[VariomediaSimulator, Resolver], tmp_path: Path
-) -> None:
-    sim, resolver = internet_like
-    assert find_zone(resolver, "_acme-challenge.www.sub.example.test") == "sub.example.test"
-    assert find_zone(resolver, "_acme-challenge.example.test") == "example.test"
-    sim.add_record("example.test", "_acme-challenge", "CNAME", "a.b.sub.example.test.")
-    sim.add_record("sub.example.test", "a.b", "CNAME", "acme.sub.example.test.")
-    assert cname_chain("_acme-challenge.example.test", resolver.cname_target) == [
-        "_acme-challenge.example.test",
-        "a.b.sub.example.test",
-        "acme.sub.example.test",
-    ]
-    with pytest.raises(DNSLookupError, match="REFUSED"):
-        find_zone(resolver, "www.nowhere.test")
-    # The doctor's name server check, on discovered servers: they answer, but they are not
-    # Variomedia's, which it says (the simulator's are ns1/ns2.variomedia.test).
-    args = argparse.Namespace(domain="example.test", credentials=None)
-    doctor = Doctor(args, states=[StateFile(tmp_path / "s.json")], resolver=resolver, servers=None)
-    doctor.check_nameservers(Domain("example.test", has_presence=True))
-    assert [(f.check, f.status) for f in doctor.findings] == [
-        ("name servers", "warn"),
-        ("name servers", "ok"),
-    ]
-    assert "ns.variomedia.de and ns2.variomedia.de" in doctor.findings[0].detail
-    assert "127.0.0.2" in doctor.findings[1].detail
-    assert "127.0.0.3" in doctor.findings[1].detail
-
-
-# -- doctor ---------------------------------------------------------------------------------------
+from .conftest import CHALLENGE, Account, write_credentials
 
 
 def doctor(account: Account, *args: str, **env: str) -> tuple[int, list[tuple[str, str]], str]:
@@ -278,3 +158,21 @@ def test_doctor_also_reads_the_plugins_state_file(
     ]
     named = argparse.Namespace(state_file=str(tmp_path / "named.json"))
     assert [s.path for s in doctor_module.state_files(named)] == [tmp_path / "named.json"]
+
+
+def test_doctor_judges_discovered_name_servers(
+    internet_like: tuple[VariomediaSimulator, Resolver], tmp_path: Path
+) -> None:
+    _, resolver = internet_like
+    # The doctor's name server check, on discovered servers: they answer, but they are not
+    # Variomedia's, which it says (the simulator's are ns1/ns2.variomedia.test).
+    args = argparse.Namespace(domain="example.test", credentials=None)
+    doctor = Doctor(args, states=[StateFile(tmp_path / "s.json")], resolver=resolver, servers=None)
+    doctor.check_nameservers(Domain("example.test", has_presence=True))
+    assert [(f.check, f.status) for f in doctor.findings] == [
+        ("name servers", "warn"),
+        ("name servers", "ok"),
+    ]
+    assert "ns.variomedia.de and ns2.variomedia.de" in doctor.findings[0].detail
+    assert "127.0.0.2" in doctor.findings[1].detail
+    assert "127.0.0.3" in doctor.findings[1].detail
