@@ -23,8 +23,9 @@ from .core.run import ChallengeRun, Settings
 from .core.state import StateFile
 from .credentials import VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError, DNSLookupError, VariomediaError
+from .nameservers import NameServer
 from .paths import PLUGIN_STATE_FILE_NAME
-from .resolver import NameServer, parse_nameservers
+from .resolver import parse_nameservers
 
 logger = logging.getLogger(__name__)
 

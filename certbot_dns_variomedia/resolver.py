@@ -16,10 +16,8 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
-import re
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import dns.exception
 import dns.flags
@@ -34,6 +32,7 @@ import dns.resolver
 import dns.rrset
 
 from .errors import ConfigurationError, DNSLookupError
+from .nameservers import NameServer, TxtAnswer, is_address, split_host_port
 
 try:
     from dns.nameserver import Do53Nameserver
@@ -43,9 +42,7 @@ except ImportError:  # pragma: no cover - dnspython < 2.4
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DNSLookupError",
-    "NameServer",
     "Resolver",
-    "TxtAnswer",
     "normalize_name",
     "parse_nameservers",
     "txt_value",
@@ -61,9 +58,6 @@ _EDNS_PAYLOAD = 1232  # the DNS Flag Day 2020 size: no IP fragmentation, TCP bey
 # or two; more is a loop or a mistake.
 MAX_CNAME_CHAIN = 8
 _NAMESERVERS_OPTION = "--dns-variomedia-nameservers"
-_HOST_PORT = re.compile(r"^(?P<host>[^\s:\[\]]+)(?::(?P<port>[^:]*))?$")
-_BRACKETED = re.compile(r"^\[(?P<host>[^\]]+)\](?::(?P<port>.*))?$")
-_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
 
 
 def normalize_name(name: str | dns.name.Name) -> str:
@@ -83,57 +77,6 @@ def txt_value(rdata: dns.rdata.Rdata) -> str:
     """
     strings: Sequence[bytes] = getattr(rdata, "strings", ())
     return b"".join(strings).decode("utf-8", errors="backslashreplace")
-
-
-@dataclass(frozen=True)
-class NameServer:
-    """One address of one name server; ``host`` is its name, or the address again if unnamed."""
-
-    host: str
-    address: str
-    port: int = 53
-
-    def __str__(self) -> str:
-        if self.port == 53:
-            endpoint = self.address
-        elif ":" in self.address:
-            endpoint = f"[{self.address}]:{self.port}"
-        else:
-            endpoint = f"{self.address}:{self.port}"
-        if self.host and self.host != self.address:
-            return f"{self.host} ({endpoint})"
-        return endpoint
-
-
-@dataclass(frozen=True)
-class TxtAnswer:
-    """What one server said about the TXT records at one name.
-
-    Exactly one of three outcomes: ``values`` (the TXT strings, possibly empty for NXDOMAIN or
-    NODATA), or ``error`` (a short reason such as ``"timeout after 3 s"``, ``"SERVFAIL"``,
-    ``"REFUSED"``, ``"network error: ..."``) when the server gave no usable answer.
-    """
-
-    server: NameServer
-    name: str
-    values: frozenset[str] = frozenset()
-    nxdomain: bool = False
-    error: str | None = None
-    tcp: bool = False
-    """Whether the answer came over TCP (after a truncated UDP answer)."""
-
-    @property
-    def failed(self) -> bool:
-        """The server did not answer usefully; ``error`` says why."""
-        return self.error is not None
-
-    def describe(self) -> str:
-        """A short phrase for logs: ``2 values``, ``NXDOMAIN``, ``no TXT record``, or the error."""
-        if self.error is not None:
-            return self.error
-        if self.values:
-            return f"{len(self.values)} value{'s' if len(self.values) != 1 else ''}"
-        return "NXDOMAIN" if self.nxdomain else "no TXT record"
 
 
 def parse_nameservers(
@@ -156,8 +99,8 @@ def parse_nameservers(
     for item in items:
         if not item:
             continue
-        host, item_port = _split_host_port(item, default_port=port, option=option)
-        if _is_address(host):
+        host, item_port = split_host_port(item, default_port=port, option=option)
+        if is_address(host):
             address = str(ipaddress.ip_address(host))  # one spelling: "::0001" is "::1"
             servers.append(NameServer(address, address, item_port))
             continue
@@ -412,49 +355,6 @@ def _to_dns_name(name: str | dns.name.Name) -> dns.name.Name:
         return dns.name.from_text(text, idna_codec=dns.name.IDNA_2008_Practical)
     except dns.exception.DNSException as exc:
         raise ConfigurationError(f"{name!r} is not a valid domain name: {exc}") from None
-
-
-def _split_host_port(item: str, *, default_port: int, option: str) -> tuple[str, int]:
-    bad = ConfigurationError(f"{item!r} in {option} is not host[:port]")
-    bracketed = _BRACKETED.match(item)
-    if bracketed is not None:
-        host, port_text = bracketed["host"], bracketed["port"]
-        if not _is_address(host) or ":" not in host:
-            raise bad
-    elif item.count(":") > 1:
-        host, port_text = item, None  # a bare IPv6 address; a port needs brackets
-        if not _is_address(host):
-            raise bad
-    else:
-        plain = _HOST_PORT.match(item)
-        if plain is None:
-            raise bad
-        host, port_text = plain["host"], plain["port"]
-        if not _is_address(host) and not _valid_hostname(host):
-            raise bad
-    if port_text is None:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise bad
-    return host, int(port_text)
-
-
-def _valid_hostname(host: str) -> bool:
-    if host.isascii():
-        return _HOSTNAME.match(host) is not None
-    try:
-        _to_dns_name(host)
-    except ConfigurationError:
-        return False
-    return True
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _routable(address: str, port: int) -> bool:

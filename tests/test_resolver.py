@@ -25,9 +25,9 @@ import dns.rrset
 import pytest
 
 from certbot_dns_variomedia.errors import ConfigurationError
+from certbot_dns_variomedia.nameservers import NameServer
 from certbot_dns_variomedia.resolver import (
     DNSLookupError,
-    NameServer,
     Resolver,
     normalize_name,
     parse_nameservers,

@@ -19,7 +19,8 @@ from ..core.propagation import Plan, PropagationStatus
 from ..core.zones import cname_chain
 from ..errors import DNSLookupError, PropagationError
 from ..names import to_unicode
-from ..resolver import NameServer, Resolver, TxtAnswer, normalize_name
+from ..nameservers import NameServer, TxtAnswer
+from ..resolver import Resolver, normalize_name
 from .options import (
     add_json_option,
     add_nameservers_option,

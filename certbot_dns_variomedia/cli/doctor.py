@@ -25,8 +25,9 @@ from ..core.zones import CHALLENGE_LABEL, ZoneMap, identifier_name, place
 from ..credentials import ENV_TOKEN, VariomediaCredentials
 from ..errors import APIError, ConfigurationError, DNSLookupError, VariomediaError
 from ..names import to_unicode
+from ..nameservers import NameServer
 from ..paths import CERTBOT_PLUGIN_STATE_FILE
-from ..resolver import NameServer, Resolver
+from ..resolver import Resolver
 from .options import (
     add_credentials_option,
     add_json_option,

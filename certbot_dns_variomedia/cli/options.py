@@ -17,8 +17,9 @@ from ..core.run import Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from ..errors import ConfigurationError
+from ..nameservers import NameServer
 from ..paths import ENV_STATE_FILE, default_state_file
-from ..resolver import NameServer, parse_nameservers
+from ..resolver import parse_nameservers
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import PropagationError
-from ..resolver import NameServer, Resolver, normalize_name
+from ..nameservers import NameServer
+from ..resolver import Resolver, normalize_name
 
 __all__ = [
     "DEFAULT_MAX_WORKERS",

@@ -28,7 +28,8 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
 from ..errors import APIError, JobError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode
-from ..resolver import NameServer, Resolver
+from ..nameservers import NameServer
+from ..resolver import Resolver
 from .propagation import Plan, PropagationStatus, wait
 from .state import StateFile, StoredRecord, owner_alive, process_owner
 from .zones import Placement, ZoneMap, place

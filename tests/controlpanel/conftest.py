@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
-from certbot_dns_variomedia.resolver import NameServer, Resolver
+from certbot_dns_variomedia.nameservers import NameServer
+from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.acme.certs import (
     CertificateAuthority,
     IssuedCert,

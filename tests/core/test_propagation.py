@@ -24,7 +24,8 @@ from certbot_dns_variomedia.core.propagation import (
     wait,
 )
 from certbot_dns_variomedia.errors import PropagationError
-from certbot_dns_variomedia.resolver import NameServer, Resolver, TxtAnswer
+from certbot_dns_variomedia.nameservers import NameServer, TxtAnswer
+from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 

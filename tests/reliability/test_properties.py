@@ -26,7 +26,8 @@ from certbot_dns_variomedia.core.propagation import Plan, check
 from certbot_dns_variomedia.core.zones import ZoneMap, identifier_name, place
 from certbot_dns_variomedia.errors import ConfigurationError, ZoneError
 from certbot_dns_variomedia.names import is_subdomain, relative_name, to_ace
-from certbot_dns_variomedia.resolver import MAX_CNAME_CHAIN, NameServer, Resolver, normalize_name
+from certbot_dns_variomedia.nameservers import NameServer
+from certbot_dns_variomedia.resolver import MAX_CNAME_CHAIN, Resolver, normalize_name
 from certbot_dns_variomedia.testing.controlpanel.simulator import make_email
 from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 
