@@ -3,7 +3,7 @@
 The stand-in is a shell script called ``certbot`` that runs each hook command through
 ``sh -c`` one after the other, as certbot does, and stays alive meanwhile: so the hooks find
 it as their owner exactly as they find certbot, and a run that has exited is a dead owner.
-The real certbot is in test_hooks_e2e.py.
+The real certbot is in test_hooks_e2e.py. At the end: reading certbot's variables.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from certbot_dns_variomedia.cli.hooks import HookCall
+from certbot_dns_variomedia.cli.options import UsageError
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
@@ -223,3 +225,33 @@ def test_a_delegated_challenge_is_written_at_the_cname_target(
     cleanup = account.run("certbot-cleanup", env=env)
     assert cleanup.returncode == 0, cleanup.stderr
     assert not any(not r.deleted for r in account.sim.records() if r.id == record.id)
+
+
+# -- the hook environment -------------------------------------------------------------------------
+
+
+def test_hook_call_reads_certbots_variables() -> None:
+    call = HookCall.from_environ(
+        {
+            "CERTBOT_DOMAIN": "example.test",
+            "CERTBOT_VALIDATION": "abc",
+            "CERTBOT_REMAINING_CHALLENGES": "1",
+        }
+    )
+    assert call == HookCall("example.test", "abc", 1)
+    # Without the count (another ACME client) every call is the last of its batch.
+    alone = HookCall.from_environ({"CERTBOT_DOMAIN": "a.test", "CERTBOT_VALIDATION": "v"})
+    assert alone.remaining == 0
+
+
+def test_hook_call_without_certbot_says_how_it_is_meant_to_run() -> None:
+    with pytest.raises(UsageError, match="CERTBOT_DOMAIN and CERTBOT_VALIDATION not set"):
+        HookCall.from_environ({})
+    with pytest.raises(UsageError, match="must be a number"):
+        HookCall.from_environ(
+            {
+                "CERTBOT_DOMAIN": "a.test",
+                "CERTBOT_VALIDATION": "v",
+                "CERTBOT_REMAINING_CHALLENGES": "-1",
+            }
+        )
