@@ -1,0 +1,1 @@
+"""Tests of the ACME test harness: the certificate factory and the Pebble runner."""

@@ -1,0 +1,1 @@
+"""Tests of the loopback test servers and what they share."""
