@@ -1,67 +1,16 @@
-"""The API client against the simulator over real HTTP: endpoints, variants, errors, pacing."""
+"""The API client against the simulator over real HTTP: endpoints, variants, jobs, lost answers."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
 from certbot_dns_variomedia.api.client import VariomediaClient
-from certbot_dns_variomedia.api.pacing import RequestPacer
-from certbot_dns_variomedia.api.transport import RetryPolicy, check_api_url
-from certbot_dns_variomedia.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    JobError,
-    NetworkError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-)
-from certbot_dns_variomedia.testing.servers.service import free_port
-from certbot_dns_variomedia.testing.variomedia.simulator import (
-    SimConfig,
-    SimDomain,
-    VariomediaSimulator,
-)
+from certbot_dns_variomedia.errors import JobError, NotFoundError, ValidationError
+from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
-CONFIG = SimConfig(
-    domains=(
-        SimDomain("example.test"),
-        SimDomain("other.test", update_lock=True, package_id="2"),
-        SimDomain("registered-only.test", presence=False),
-        SimDomain("bücher.test"),
-    ),
-    job_delay=0.05,
-    rate_limit=None,
-)
-FAST = RetryPolicy(backoff=0.02, max_backoff=0.1)
-
-
-def client_for(sim: VariomediaSimulator, **kwargs: object) -> VariomediaClient:
-    options: dict[str, object] = {
-        "token_source": "dns_variomedia_token in /test.ini",
-        "retry": FAST,
-        "pacer": RequestPacer(limit=1000, window=1.0),  # pacing has tests of its own below
-    }
-    options.update(kwargs)
-    return VariomediaClient(sim.token, sim.url, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sim() -> Iterator[VariomediaSimulator]:
-    with VariomediaSimulator(CONFIG) as server:
-        yield server
-
-
-@pytest.fixture
-def client(sim: VariomediaSimulator) -> Iterator[VariomediaClient]:
-    with client_for(sim) as c:
-        yield c
-
+from .conftest import CONFIG, client_for
 
 # -- domains ---------------------------------------------------------------------------------
 
@@ -244,42 +193,7 @@ def test_pending_jobs_list(sim: VariomediaSimulator, client: VariomediaClient) -
     assert client.get_job(next(iter(ids))).pending
 
 
-# -- errors ----------------------------------------------------------------------------------
-
-
-def test_refused_token_says_where_to_fix_it(sim: VariomediaSimulator) -> None:
-    client = VariomediaClient(
-        "wrong-token-0000000", sim.url, token_source="dns_variomedia_token in /x.ini", retry=FAST
-    )
-    with pytest.raises(AuthenticationError) as e:
-        client.list_domains()
-    assert "check dns_variomedia_token in /x.ini" in str(e.value)
-    assert "wrong-token" not in str(e.value)
-    assert "wrong-token" not in repr(client)
-
-
-def test_expired_token_mid_run(sim: VariomediaSimulator, client: VariomediaClient) -> None:
-    client.list_domains()
-    sim.faults.expire_token()
-    with pytest.raises(AuthenticationError, match="401"):
-        client.list_records()
-
-
-def test_5xx_bursts_on_idempotent_requests_are_retried(
-    sim: VariomediaSimulator, client: VariomediaClient
-) -> None:
-    sim.faults.server_errors(2, method="GET")
-    assert client.list_domains()
-    assert sim.counters.by_status.get(503) == 2
-
-
-def test_persistent_5xx_gives_up_with_a_clear_error(
-    sim: VariomediaSimulator, client: VariomediaClient
-) -> None:
-    sim.faults.server_errors(100)
-    with pytest.raises(ServerError, match="Try again later"):
-        client.list_domains()
-    assert sim.counters.total == FAST.attempts
+# -- writes whose answer was lost ------------------------------------------------------------
 
 
 def test_a_5xx_on_post_is_not_blindly_repeated(
@@ -303,109 +217,3 @@ def test_a_lost_post_answer_makes_no_duplicate(
     matching = [r for r in sim.records() if r.data == "fresh-value"]
     assert [r.id for r in matching] == [write.record_id]
     assert sum(1 for e in sim.log if e.method == "POST") == 1
-
-
-@pytest.mark.parametrize("fault", ["html_errors", "truncate_json"])
-def test_answers_that_are_not_json_api(
-    sim: VariomediaSimulator, client: VariomediaClient, fault: str
-) -> None:
-    getattr(sim.faults, fault)(100, method="GET")
-    with pytest.raises(ServerError) as e:
-        client.list_domains()
-    assert "not JSON:API" in str(e.value) or "HTML page" in str(e.value)
-
-
-def test_no_server_is_a_network_error() -> None:
-    port = free_port()[0]
-    client = VariomediaClient("a-token-123456789", f"http://127.0.0.1:{port}", retry=FAST)
-    with pytest.raises(NetworkError, match="No answer from the Variomedia API"):
-        client.list_domains()
-
-
-def test_slow_answers_hit_the_read_timeout(sim: VariomediaSimulator) -> None:
-    sim.faults.slow(2.0, count=100)
-    client = client_for(sim, timeout=(1.0, 0.3), retry=replace(FAST, attempts=2))
-    with pytest.raises(NetworkError, match="timed out"):
-        client.list_domains()
-
-
-def test_failures_in_a_row_stop_the_client(sim: VariomediaSimulator) -> None:
-    sim.faults.server_errors(1000)
-    client = client_for(sim, retry=replace(FAST, attempts=3, max_consecutive_failures=5))
-    with pytest.raises(ServerError):
-        client.list_domains()
-    with pytest.raises(ServerError, match="Giving up after 5 failed requests in a row"):
-        client.list_domains()
-    assert sim.counters.total == 5
-
-
-# -- pacing ----------------------------------------------------------------------------------
-
-
-def test_a_burst_of_40_requests_draws_no_429() -> None:
-    with VariomediaSimulator(replace(CONFIG, rate_limit=(5, 0.5))) as sim:
-        client = client_for(sim, pacer=RequestPacer(limit=5, window=0.5))
-        for _ in range(40):
-            client.get_domain("example.test")
-        assert sim.counters.total == 40
-        assert sim.counters.too_many_requests == 0
-
-
-def test_without_pacing_the_same_burst_draws_429s_and_still_finishes() -> None:
-    """The control experiment: the simulator's limit is real, and Retry-After saves the day."""
-    with VariomediaSimulator(replace(CONFIG, rate_limit=(5, 0.5))) as sim:
-        client = client_for(sim)
-        for _ in range(12):
-            client.get_domain("example.test")
-        assert sim.counters.too_many_requests > 0
-        assert sim.counters.by_status[200] == 12
-
-
-def test_retry_after_is_honoured(sim: VariomediaSimulator, client: VariomediaClient) -> None:
-    sim.faults.rate_limit_storm(1, retry_after=1)
-    client.list_domains()
-    refused, retried = sim.log[0], sim.log[1]
-    assert refused.status == 429
-    assert retried.status == 200
-    assert retried.time - refused.time >= 1.0
-
-
-def test_a_retry_after_beyond_the_bound_is_reported_not_waited(
-    sim: VariomediaSimulator, client: VariomediaClient
-) -> None:
-    sim.faults.rate_limit_storm(1, retry_after=3600)
-    started = time.monotonic()
-    with pytest.raises(RateLimitError, match="asked to wait 3600 s"):
-        client.list_domains()
-    assert time.monotonic() - started < 5
-
-
-# -- configuration ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("https://api.variomedia.de", True),
-        ("https://api.variomedia.de/", True),
-        ("http://127.0.0.1:8080", True),
-        ("http://[::1]:8080", True),
-        ("http://localhost", True),
-        ("http://api.variomedia.de", False),
-        ("http://10.0.0.1", False),
-        ("ftp://api.variomedia.de", False),
-        ("https://user:pw@api.variomedia.de", False),
-    ],
-)
-def test_api_url_rules(url: str, ok: bool) -> None:
-    if ok:
-        assert check_api_url(url) == url.rstrip("/")
-    else:
-        with pytest.raises(ConfigurationError):
-            check_api_url(url)
-
-
-@pytest.mark.parametrize("token", ["", "has space", "line\nbreak"])
-def test_malformed_tokens_are_refused_before_any_request(token: str) -> None:
-    with pytest.raises(ConfigurationError, match="empty or malformed"):
-        VariomediaClient(token, "https://api.variomedia.de")

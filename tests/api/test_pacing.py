@@ -1,16 +1,21 @@
-"""The pacer's arithmetic (fake clock) and its shared ledger (real files, real processes)."""
+"""The pacer's arithmetic (fake clock), its shared ledger (real files, real processes), and a
+client's burst against the simulator's real rate limit."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer, default_ledger_path
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
+from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
+
+from .conftest import CONFIG, client_for
 
 
 def test_first_requests_of_a_window_pass_without_waiting() -> None:
@@ -105,3 +110,25 @@ def test_default_ledger_path_is_per_host_in_the_cache(monkeypatch: pytest.Monkey
     monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
     path = default_ledger_path("api.variomedia.de:443")
     assert path == Path("/somewhere/cache/certbot-dns-variomedia/pacing-api.variomedia.de_443.json")
+
+
+# -- a client's burst against the real limit ------------------------------------------------------
+
+
+def test_a_burst_of_40_requests_draws_no_429() -> None:
+    with VariomediaSimulator(replace(CONFIG, rate_limit=(5, 0.5))) as sim:
+        client = client_for(sim, pacer=RequestPacer(limit=5, window=0.5))
+        for _ in range(40):
+            client.get_domain("example.test")
+        assert sim.counters.total == 40
+        assert sim.counters.too_many_requests == 0
+
+
+def test_without_pacing_the_same_burst_draws_429s_and_still_finishes() -> None:
+    """The control experiment: the simulator's limit is real, and Retry-After saves the day."""
+    with VariomediaSimulator(replace(CONFIG, rate_limit=(5, 0.5))) as sim:
+        client = client_for(sim)
+        for _ in range(12):
+            client.get_domain("example.test")
+        assert sim.counters.too_many_requests > 0
+        assert sim.counters.by_status[200] == 12
