@@ -1,4 +1,4 @@
-"""Name normalisation to ACE and names relative to a zone: pure functions, tested directly."""
+"""Name normalization to ACE and names relative to a zone: pure functions, tested directly."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def metadata(wheel: Path) -> email.message.Message:
 
 
 def test_build_makes_an_sdist_and_a_wheel_of_the_one_version(built: dist.Dist) -> None:
-    # setuptools 69 and later write the normalised name (PEP 625), earlier ones the project's.
+    # setuptools 69 and later write the normalized name (PEP 625), earlier ones the project's.
     sdist_names = {
         f"{name}-{__version__}.tar.gz"
         for name in ("certbot_dns_variomedia", "certbot-dns-variomedia")

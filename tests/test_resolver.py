@@ -317,7 +317,7 @@ def test_answer_without_aa_bit_does_not_count(net: Net) -> None:
     assert answer.error == f"not authoritative for {NAME} (AA bit not set)"
 
 
-def test_names_are_normalised(net: Net) -> None:
+def test_names_are_normalized(net: Net) -> None:
     net.zones1.add("_acme-challenge.xn--bcher-kva.example.test", "TXT", '"idn"')
     answer = net.resolver.query_txt(net.server1, "_ACME-challenge.Bücher.Example.Test.")
     assert answer.name == "_acme-challenge.xn--bcher-kva.example.test"
@@ -417,14 +417,6 @@ def test_parse_nameservers_rejects_empty_and_unresolvable(net: Net) -> None:
     net.bootstrap.behaviour = "servfail"
     with pytest.raises(ConfigurationError, match=r"does not resolve: A lookup .* SERVFAIL"):
         parse_nameservers("ns1.example.test", resolver=net.resolver)
-
-
-def test_name_server_text() -> None:
-    assert str(NameServer("ns2.variomedia.de", "203.0.113.2")) == "ns2.variomedia.de (203.0.113.2)"
-    assert str(NameServer("127.0.0.1", "127.0.0.1", 5353)) == "127.0.0.1:5353"
-    assert str(NameServer("::1", "::1", 5353)) == "[::1]:5353"
-    assert str(NameServer("::1", "::1")) == "::1"
-    assert str(NameServer("ns.test", "::1", 5353)) == "ns.test ([::1]:5353)"
 
 
 def test_resolver_arguments_are_checked() -> None:

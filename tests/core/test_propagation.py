@@ -295,7 +295,7 @@ def test_progress_is_logged_in_plain_words(dns: Servers, caplog: pytest.LogCaptu
 # -- plan, arguments, timing logic without DNS ----------------------------------------------------
 
 
-def test_plan_groups_values_by_normalised_name() -> None:
+def test_plan_groups_values_by_normalized_name() -> None:
     ns = NameServer("ns", "127.0.0.2", 5353)
     plan = Plan.build(
         [("_acme-challenge.Example.test.", "a"), (NAME, "b"), (NAME, "a")], {NAME: [ns, ns]}

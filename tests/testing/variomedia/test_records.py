@@ -146,7 +146,7 @@ def test_post_answers_a_queue_job_like_the_reference(sim: VariomediaSimulator, a
     assert record["ttl"] == 300
 
 
-def test_post_defaults_and_normalisation(sim: VariomediaSimulator, api: Api) -> None:
+def test_post_defaults_and_normalization(sim: VariomediaSimulator, api: Api) -> None:
     apex_id, _ = api.create_ok("@", "apex-value")
     empty_id, _ = api.create_ok("", "also-apex", domain="other.test")
     cname_id, _ = api.create_ok("Alias", "target.example.org.", record_type="CNAME")
