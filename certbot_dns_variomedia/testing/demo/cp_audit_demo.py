@@ -15,19 +15,17 @@ import argparse
 import contextlib
 import datetime
 import shlex
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from ...controlpanel.cli import main as cp_audit
 from ..acme.certs import CertificateAuthority, utcnow
 from ..controlpanel.simulator import ControlPanelSimConfig, ControlPanelSimulator
 from ..servers.dns import DNSServer, StaticZones
 from ..servers.https import HTTPSServer
+from ..servers.service import stop_signals
 from ..servers.smtp import StartTLSServer
 
 DOMAIN = "example.test"
@@ -47,18 +45,6 @@ def _zones() -> StaticZones:
     return zones
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not stop.wait(0.5):
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m certbot_dns_variomedia.testing.demo.cp_audit_demo",
@@ -74,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with contextlib.ExitStack() as stack:
+        # Before the servers start, so that a Ctrl-C at any time still stops them.
+        stop = stack.enter_context(stop_signals()) if args.serve else None
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cp-audit-demo-")))
         ca = CertificateAuthority.create(workdir, name="cp-audit demo CA")
         gateway_cert = ca.issue(
@@ -118,11 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(ca.cert_path),
             *(["--json"] if args.json else []),
         ]
-        if args.serve:
+        if stop is not None:
             print("Servers are running. In another terminal:", flush=True)
             print("  cp-audit " + shlex.join(cp_argv), flush=True)
             print("Ctrl-C stops them.", flush=True)
-            _wait_for_signal()
+            stop.wait()
             return 0
         return cp_audit(cp_argv)
 

@@ -7,15 +7,25 @@ server module only says what it serves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import socketserver
 import sys
 import threading
-from types import TracebackType
+from collections.abc import Iterator
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-__all__ = ["QuietDisconnects", "Service", "free_port", "serve_in_thread", "stop_serving"]
+__all__ = [
+    "QuietDisconnects",
+    "Service",
+    "free_port",
+    "serve_in_thread",
+    "stop_serving",
+    "stop_signals",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +100,27 @@ def free_port(host: str = "127.0.0.1", *, count: int = 1) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event that Ctrl-C, ``kill`` or a closed terminal sets, instead of ending the process.
+
+    A command that serves until it is stopped must still leave its ``with`` blocks, so that its
+    servers stop and its files go. Enter this before printing that the servers are ready: a
+    signal sent as soon as that line is read must not kill the process on the spot.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
