@@ -10,7 +10,8 @@ plays what goes wrong in production.
         requests.get(sim.url + "/dns-records", headers={"Authorization": f"token {sim.token}"})
 
 Command line: ``python -m certbot_dns_variomedia.testing.variomedia --domain example.test``
-prints one JSON line (url, token, nameservers) and serves until SIGINT or SIGTERM.
+prints one JSON line (url, token, nameservers) for programs, then how to use it (a credentials
+file, the ``--nameservers`` value), and serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import signal
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
 import dns.name
 import dns.rdatatype
 
 from ...clock import SYSTEM_CLOCK, Clock
+from ...credentials import API_URL_KEY, TOKEN_KEY
 from ..servers.dns import DNSServer
-from ..servers.service import Service
+from ..servers.service import Service, stop_signals
 from .config import (
     DEFAULT_BASE_RECORDS,
     DEFAULT_TOKEN,
@@ -68,6 +68,7 @@ __all__ = [
     "SimDomain",
     "SimNameServer",
     "VariomediaSimulator",
+    "credentials_ini",
     "main",
 ]
 
@@ -255,11 +256,51 @@ class VariomediaSimulator(Service):
         return self._gateway
 
 
+def credentials_ini(url: str, token: str) -> str:
+    """The credentials file the plugin and ``variomedia-dns`` read, for a simulator."""
+    return (
+        "# Variomedia simulator credentials (loopback only)\n"
+        f"{TOKEN_KEY} = {token}\n"
+        f"{API_URL_KEY} = {url}\n"
+    )
+
+
+def usage(sim: VariomediaSimulator) -> str:
+    """What a person needs to use a running simulator (the JSON line above it is for programs).
+
+    It spells out the ``--nameservers`` value because nothing else finds these servers: the
+    zones' NS records lead nowhere on loopback, and without it ``doctor`` reports none.
+    """
+    servers = ",".join(sim.nameservers)
+    domains = [d.name for d in sim.config.domains]
+    ini = "".join(f"  {line}\n" for line in credentials_ini(sim.url, sim.token).splitlines())
+    return (
+        f"The Variomedia simulator is running: API {sim.url}, name servers {servers}, "
+        f"account domains {', '.join(domains)}.\n"
+        "\n"
+        "Save this as variomedia.ini, then chmod 600 variomedia.ini:\n"
+        f"{ini}"
+        "\n"
+        "The zones' NS records lead nowhere on loopback: give every command that asks a zone's\n"
+        "name servers these ones, e.g.\n"
+        f"  variomedia-dns doctor {domains[0]} --credentials variomedia.ini "
+        f"--nameservers {servers}\n"
+        "  certbot certonly --authenticator dns-variomedia --dns-variomedia-credentials "
+        f"variomedia.ini --dns-variomedia-nameservers {servers} ...\n"
+        "certbot also needs an ACME server: variomedia-sandbox --serve runs Pebble and a\n"
+        "simulator of its own, and prints complete commands.\n"
+        "\n"
+        "Ctrl-C stops the simulator."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve a simulator from the command line until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m certbot_dns_variomedia.testing.variomedia",
-        description="Serve the Variomedia API simulator and its name servers on loopback.",
+        description="Serve the Variomedia API simulator and its name servers on loopback. The "
+        "first line printed is JSON (url, token, nameservers) for programs; the rest says how "
+        "to use it.",
     )
     parser.add_argument(
         "--domain", action="append", default=[], help="an account domain (repeatable)"
@@ -295,15 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         job_delay=args.job_delay,
         rate_limit=None if args.no_rate_limit else SimConfig.rate_limit,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    with VariomediaSimulator(config, port=args.port) as sim:
+    with stop_signals() as stop, VariomediaSimulator(config, port=args.port) as sim:
         summary = {"url": sim.url, "token": sim.token, "nameservers": sim.nameservers}
-        print(json.dumps(summary), flush=True)  # the CLI's one line of output
+        print(json.dumps(summary), flush=True)  # for programs: always the first line
+        print(usage(sim), flush=True)
         stop.wait()
     return 0
