@@ -15,6 +15,7 @@ do the same with the wheel built from this checkout, offline:
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import stat
@@ -22,8 +23,12 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "certbot_dns_variomedia"
@@ -112,6 +117,38 @@ def dependency_layer(base: Path) -> Path:
                 continue
             (layer / name).symlink_to(entry)
     _layer = layer
+    return layer
+
+
+def requirement_closure(requirements: Iterable[str]) -> set[str]:
+    """The installed distributions `requirements` need, transitively, as canonical names.
+    Markers are evaluated for this Python, with the extras each requirement asks for."""
+    found: set[tuple[str, str]] = set()
+    todo = [(Requirement(text), "") for text in requirements]
+    while todo:
+        requirement, extra = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        for wanted in {"", *requirement.extras} - {e for n, e in found if n == name}:
+            found.add((name, wanted))
+            for text in importlib.metadata.distribution(name).requires or []:
+                todo.append((Requirement(text), wanted))
+    return {name for name, _ in found}
+
+
+def requirement_layer(base: Path, requirements: Iterable[str]) -> Path:
+    """Like `dependency_layer`, but with only the distributions `requirements` need: a fresh
+    venv then imports what a user's install of them would have, and nothing else."""
+    layer = base / "requirement-layer"
+    layer.mkdir(parents=True)
+    for name in sorted(requirement_closure(requirements) - {canonicalize_name(PROJECT)}):
+        distribution = importlib.metadata.distribution(name)
+        tops = {f.parts[0] for f in distribution.files or [] if f.parts[0] not in ("..", "")}
+        for top in sorted(tops - {"__pycache__"}):
+            source = Path(str(distribution.locate_file(top)))
+            if source.exists() and not (layer / top).exists() and not top.endswith(".pth"):
+                (layer / top).symlink_to(source)
     return layer
 
 

@@ -22,7 +22,7 @@ try:
     from aiosmtpd.smtp import SMTP
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        "The STARTTLS test server needs aiosmtpd: pip install 'certbot-dns-variomedia[test]'"
+        "The STARTTLS test server needs aiosmtpd: pip install 'certbot-dns-variomedia[sim]'"
     ) from missing
 
 __all__ = ["StartTLSServer"]
