@@ -30,7 +30,7 @@ ENTRY_POINTS = {
     "console_scripts": {
         "variomedia-dns": "certbot_dns_variomedia.cli:main",
         "cp-audit": "certbot_dns_variomedia.controlpanel.cli:main",
-        "variomedia-sandbox": "certbot_dns_variomedia.testing.demo.sandbox:main",
+        "variomedia-sandbox": "certbot_dns_variomedia.testing.demo.command:main",
     },
 }
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from testing.served import serve_sandbox
+
 from certbot_dns_variomedia import __version__
 from certbot_dns_variomedia.cli.records import RECORD_TYPES
 from certbot_dns_variomedia.controlpanel.credentials import load_controlpanel_credentials
@@ -721,7 +723,29 @@ def run_sandbox_demo(runner: Runner, machine: Machine, command: Command) -> str:
     assert names, output
     assert names.group(1) == "example.test, *.example.test, www.other.test", output
     assert "challenge records left: 0" in output, output
-    return "issued example.test, *.example.test, www.other.test on its own sandbox"
+    assert not list(tmp.glob("variomedia-sandbox-*")), "the demo left its folder behind"
+    return "issued example.test, *.example.test, www.other.test on its own sandbox, removed it"
+
+
+def run_sandbox_serve(runner: Runner, machine: Machine, command: Command) -> str:
+    """It serves until Ctrl-C: started, its credentials file and its doctor line tried as a
+    reader would paste them, then stopped; it must remove its folder. (Every line it prints is
+    pasted in tests/testing/demo/test_serve.py.)"""
+    tmp = runner.world.base / "sandbox-serve-tmp"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VARIOMEDIA_", "CERTBOT_"))}
+    served = serve_sandbox(tmp, *command.argv[2:], env=env)
+    try:
+        credentials = Path(served.value("Credentials for the simulator (mode 0600)"))
+        assert credentials.stat().st_mode & 0o777 == 0o600
+        doctor = served.run(served.command("variomedia-dns", "doctor"), timeout=60)
+        output = doctor.stdout + doctor.stderr
+        assert doctor.returncode == 0, output
+        assert "FAIL" not in output, output
+    finally:
+        status = served.stop(signal.SIGINT)
+    assert status == command.expect, served.output
+    assert not list(tmp.iterdir()), "--serve left its folder behind"
+    return "served; its credentials and doctor line work; Ctrl-C stopped it, folder removed"
 
 
 def checked_run_tests(runner: Runner, machine: Machine, command: Command) -> str:
@@ -806,6 +830,7 @@ def _program(name: str) -> Callable[[Sequence[str]], bool]:
 
 RULES: tuple[Rule, ...] = (
     Rule("sandbox demo", _is("./scripts/sandbox-demo"), run_sandbox_demo),
+    Rule("sandbox serve", _is("variomedia-sandbox", "--serve"), run_sandbox_serve),
     Rule(
         "the test suite",
         _is("./scripts/run-tests"),

@@ -1,6 +1,6 @@
 """A command that serves until Ctrl-C, used as a person would: started, its lines read (and
-the indented ones pasted), stopped. The simulator's command line for now; shared, so that every
-test reads such output the same way.
+the indented ones pasted), stopped. ``variomedia-sandbox --serve`` and the simulator's command
+line; shared by their tests and the README test, so all read the output the same way.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from certbot_dns_variomedia.testing.demo.serve import READY as SANDBOX_READY
 from docs import dist
 
 START_TIMEOUT = 60.0
@@ -141,3 +143,11 @@ class Served:
         if self.process.stdout is not None:
             self.process.stdout.close()
         return self.process.returncode
+
+
+def serve_sandbox(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Served:
+    """``variomedia-sandbox --serve`` (this environment's console script), its temporary
+    folder below `tmp`."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    program = Path(sys.executable).parent / "variomedia-sandbox"
+    return Served.start([str(program), "--serve", *args], ready=SANDBOX_READY, env=env, tmp=tmp)

@@ -4,25 +4,26 @@ It is both the README's demo (``variomedia-sandbox``) and what the end-to-end te
 certbot in. Pebble's validation authority asks the *slowest* simulated name server, so a plugin
 that let the CA validate before every server had the records would fail here as it would in
 the wild.
+
+The ``variomedia-sandbox`` command around it is `command`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
 
+from ...paths import ENV_ACCOUNT_DIR, ENV_STATE_FILE
 from ..acme.pebble import Pebble
 from ..servers.service import Service
 from ..variomedia.config import SimConfig, SimDomain, SimNameServer
-from ..variomedia.simulator import VariomediaSimulator
+from ..variomedia.simulator import VariomediaSimulator, credentials_ini
 
 DEMO_CONFIG = SimConfig(
     domains=(SimDomain("example.test"), SimDomain("other.test")),
@@ -32,14 +33,18 @@ DEMO_CONFIG = SimConfig(
     ),
     job_delay=0.5,
 )
+DEMO_DOMAINS = ("example.test", "*.example.test", "www.other.test")
+
+
+def environment_program(name: str) -> str | None:
+    """The console script `name` of this Python environment (certbot: the one that can load
+    this plugin), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def certbot_executable() -> str:
-    """The certbot of this Python environment (the one that can load this plugin)."""
-    beside = Path(sys.executable).parent / "certbot"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("certbot")
+    found = environment_program("certbot")
     if found is None:
         raise FileNotFoundError("certbot is not installed in this environment")
     return found
@@ -58,6 +63,9 @@ class Sandbox(Service):
         self.work_dir = self.root / "certbot" / "work"
         self.logs_dir = self.root / "certbot" / "logs"
         self.cache_dir = self.root / "cache"
+        # variomedia-dns's own files (hook state, ACME account), here rather than in /var/lib
+        self.state_file = self.root / "variomedia-dns" / "state.json"
+        self.account_dir = self.root / "variomedia-dns" / "accounts"
 
     def start(self) -> Sandbox:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -81,26 +89,27 @@ class Sandbox(Service):
         """A credentials INI for the simulator, mode 0600 from the start."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(
-                "# Variomedia simulator credentials (loopback only)\n"
-                f"dns_variomedia_token = {token or self.sim.token}\n"
-                f"dns_variomedia_api_url = {self.sim.url}\n"
-            )
+            f.write(credentials_ini(self.sim.url, token or self.sim.token))
         return path
 
     @property
     def nameservers_option(self) -> str:
         return ",".join(self.sim.nameservers)
 
-    def env(self) -> dict[str, str]:
-        """certbot's environment: Pebble's CA trusted, caches inside the sandbox."""
+    def client_env(self) -> dict[str, str]:
+        """What certbot and variomedia-dns need here: Pebble's CA trusted, and their cache,
+        state and ACME account inside the sandbox (not in the user's home or /var/lib)."""
         assert self.pebble is not None
-        env = dict(os.environ)
-        env.update(
-            REQUESTS_CA_BUNDLE=str(self.pebble.ca_bundle),
-            XDG_CACHE_HOME=str(self.cache_dir),
-        )
-        return env
+        return {
+            "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
+            "XDG_CACHE_HOME": str(self.cache_dir),
+            ENV_STATE_FILE: str(self.state_file),
+            ENV_ACCOUNT_DIR: str(self.account_dir),
+        }
+
+    def env(self) -> dict[str, str]:
+        """This process's environment with `client_env`, for certbot and variomedia-dns."""
+        return {**os.environ, **self.client_env()}
 
     def certbot_command(self, *args: str) -> list[str]:
         assert self.pebble is not None
@@ -169,49 +178,3 @@ def certificate_names(cert_pem: Path) -> list[str]:
     cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     return san.value.get_values_for_type(x509.DNSName)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Issue an apex + wildcard certificate on the sandbox and show where it is."""
-    parser = argparse.ArgumentParser(
-        prog="variomedia-sandbox",
-        description="Issue a wildcard certificate with certbot --authenticator dns-variomedia "
-        "against Pebble and the Variomedia simulator, all on 127.0.0.1.",
-    )
-    parser.add_argument(
-        "--dir", help="where to keep the sandbox (default: a new temporary directory)"
-    )
-    parser.add_argument(
-        "-d",
-        "--domain",
-        action="append",
-        help="certificate names (default: example.test, *.example.test, www.other.test)",
-    )
-    args = parser.parse_args(argv)
-    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="variomedia-sandbox-"))
-    domains = args.domain or ["example.test", "*.example.test", "www.other.test"]
-    with Sandbox(root) as box:
-        assert box.pebble is not None
-        print(f"Variomedia simulator: {box.sim.url} (name servers {box.nameservers_option})")
-        print(f"Pebble ACME server:   {box.pebble.directory_url}")
-        print(f"Running: certbot certonly --authenticator dns-variomedia -d {' -d '.join(domains)}")
-        result = box.certonly(domains, cert_name="sandbox")
-        sys.stdout.write(result.stdout)
-        sys.stderr.write(result.stderr)
-        if result.returncode != 0:
-            print(f"certbot failed (exit status {result.returncode}); log: {box.logs_dir}")
-            return 1
-        live = box.live("sandbox")
-        left = [
-            r for r in box.sim.records() if r.name.startswith("_acme-challenge") and not r.deleted
-        ]
-        print()
-        print(f"Certificate: {live / 'fullchain.pem'}")
-        print(f"Private key: {live / 'privkey.pem'}")
-        print(f"Names:       {', '.join(certificate_names(live / 'cert.pem'))}")
-        print(f"API requests: {box.sim.counters.total}; challenge records left: {len(left)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
