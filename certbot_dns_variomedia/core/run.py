@@ -26,10 +26,11 @@ from ..api.client import VariomediaClient
 from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
-from ..errors import APIError, JobError, PropagationError, VariomediaError
+from ..errors import APIError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode
 from ..nameservers import NameServer
 from ..resolver import Resolver
+from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
 from .state import StateFile, StoredRecord, owner_alive, process_owner
 from .zones import Placement, ZoneMap, place
@@ -248,9 +249,12 @@ class ChallengeRun:
             [(r.fqdn, r.value) for r in records],
             {r.fqdn: self._servers_for(r.zone) for r in records},
         )
-        jobs = _JobWatch(self, records)
+        jobs = JobWatch(
+            self.client, records, clock=self.clock, first_poll=self.settings.first_job_poll
+        )
 
         def each_round(status: PropagationStatus) -> None:
+            self.last_status = status  # what a timeout message builds on
             jobs.on_round(status)
             if on_round is not None:
                 on_round(status)
@@ -266,7 +270,7 @@ class ChallengeRun:
                 timeout_option=self.settings.timeout_option,
             )
         except PropagationError as e:
-            raise PropagationError(f"{e}{jobs.explain_timeout()}") from None
+            raise PropagationError(f"{e}{jobs.explain_timeout(self.last_status)}") from None
 
     def _servers_for(self, zone: str) -> tuple[NameServer, ...]:
         if self.settings.nameservers is not None:
@@ -335,78 +339,3 @@ class ChallengeRun:
             for i, entry in enumerate(entries):
                 if entry.record_id == old:
                     entries[i] = record
-
-
-class _JobWatch:
-    """Asks the job queue only when DNS cannot tell: records not visible on any server yet."""
-
-    def __init__(self, run: ChallengeRun, records: Sequence[StoredRecord]) -> None:
-        self.run = run
-        self.records = list(records)
-        self.start = run.clock.monotonic()
-        self.next_poll = run.settings.first_job_poll
-        self.step = run.settings.first_job_poll
-        self.done_jobs: set[str] = set()
-        self.still_pending: list[StoredRecord] = []
-
-    def _unseen(self, status: PropagationStatus | None) -> list[StoredRecord]:
-        seen = set()
-        if status is not None:
-            seen = {(r.name, v) for r in status.results for v in r.seen}
-        return [
-            r
-            for r in self.records
-            if r.job_id and r.job_id not in self.done_jobs and (r.fqdn, r.value) not in seen
-        ]
-
-    def on_round(self, status: PropagationStatus) -> None:
-        self.run.last_status = status  # what a timeout message builds on
-        elapsed = self.run.clock.monotonic() - self.start
-        if status.done or elapsed < self.next_poll:
-            return
-        self.step *= 2
-        self.next_poll = elapsed + self.step
-        self.poll(self._unseen(status))
-
-    def poll(self, unseen: list[StoredRecord]) -> None:
-        """One look at the queue (1 request, plus 1 per job that left it unseen in DNS)."""
-        if not unseen:
-            return
-        client = self.run.client
-        pending = {job.id for job in client.list_pending_jobs()}
-        self.still_pending = []
-        for record in unseen:
-            assert record.job_id is not None
-            if record.job_id in pending:
-                self.still_pending.append(record)
-                continue
-            job = client.get_job(record.job_id)
-            if job.done:
-                self.done_jobs.add(job.id)  # DNS is only lagging behind
-                continue
-            if job.pending:
-                self.still_pending.append(record)
-                continue
-            raise JobError(
-                f"Variomedia's queue job {job.id} for the TXT record at {record.fqdn} ended "
-                f"with status {job.status!r}: the record was not published. Try again; if it "
-                "keeps failing, check the zone in the customer menu or ask Variomedia support.",
-                job_id=job.id,
-                status=job.status,
-            )
-
-    def explain_timeout(self) -> str:
-        """Extra words for a propagation timeout: were the jobs still queued?"""
-        try:
-            self.poll(self._unseen(self.run.last_status))
-        except JobError as e:
-            return f" {e}"
-        except VariomediaError:
-            return ""
-        if not self.still_pending:
-            return ""
-        jobs = ", ".join(sorted({r.job_id or "" for r in self.still_pending}))
-        return (
-            f" Variomedia's queue has not carried out job(s) {jobs} yet, so the record(s) were "
-            "not published: the API is slow right now; try again later."
-        )
