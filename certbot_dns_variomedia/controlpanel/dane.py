@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .tls import Certificate
+from .certificate import Certificate
 
 DaneStatus = Literal["none", "match", "mismatch", "unusable", "unchecked"]
 

@@ -10,9 +10,9 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
+from .certificate import Certificate
 from .mailflow import MailFlow
 from .results import AuditResult, CheckedProbe, Gateway, HttpsSite
-from .tls import Certificate
 from .verdict import Finding, Severity, Verdict
 
 SCHEMA = "cp-audit/1"

@@ -7,131 +7,28 @@ leads to a trusted root. The audit decides what is acceptable.
 The chain is verified *without* the validity dates (OpenSSL's NO_CHECK_TIME), so "expired" and
 "untrusted" are reported separately; and without OpenSSL's host name check, which is done here
 (RFC 6125) so a wrong name is reported, not turned into a failed handshake. When the verified
-handshake fails, a second, unverified one fetches the certificate anyway. The SMTP dialogue is
-spoken on a raw socket so the TLS handshake can carry the MX host name (SNI) while connecting
-to one particular address of it, and so nothing the server sends before the handshake is
-silently accepted (STARTTLS command injection).
+handshake fails, a second, unverified one fetches the certificate anyway. The SMTP part of the
+dialogue is in ``starttls``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import hashlib
 import ipaddress
 import socket
 import ssl
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
-
-UTC = datetime.timezone.utc
+from .certificate import Certificate, name_matches
+from .starttls import ProbeError, quit_smtp, smtp_to_starttls
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds for connecting and for each read of a probe."""
 
 _NO_CHECK_TIME = 0x200000  # X509_V_FLAG_NO_CHECK_TIME: ssl has no name for it
-_MAX_REPLY_BYTES = 65_536
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """The facts of one X.509 certificate that an audit reports."""
-
-    subject: str
-    issuer: str
-    common_name: str
-    san_dns: tuple[str, ...]
-    san_ip: tuple[str, ...]
-    not_before: datetime.datetime
-    not_after: datetime.datetime
-    serial: str
-    sha256: str
-    """SHA-256 of the DER certificate, lower-case hex."""
-    spki_sha256: str
-    """SHA-256 of the DER SubjectPublicKeyInfo (what TLSA ``3 1 1`` publishes)."""
-    self_signed: bool
-    der: bytes = field(repr=False, compare=False)
-
-    @classmethod
-    def from_der(cls, der: bytes) -> Certificate:
-        cert = x509.load_der_x509_certificate(der)
-        try:
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            san_dns = tuple(n.lower().rstrip(".") for n in san.get_values_for_type(x509.DNSName))
-            san_ip = tuple(str(a) for a in san.get_values_for_type(x509.IPAddress))
-        except x509.ExtensionNotFound:
-            san_dns, san_ip = (), ()
-        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        spki = cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return cls(
-            subject=cert.subject.rfc4514_string(),
-            issuer=cert.issuer.rfc4514_string(),
-            common_name=str(cns[0].value) if cns else "",
-            san_dns=san_dns,
-            san_ip=san_ip,
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            serial=format(cert.serial_number, "x"),
-            sha256=hashlib.sha256(der).hexdigest(),
-            spki_sha256=hashlib.sha256(spki).hexdigest(),
-            self_signed=cert.issuer == cert.subject,
-            der=der,
-        )
-
-    @property
-    def spki_der(self) -> bytes:
-        """The DER SubjectPublicKeyInfo (TLSA selector 1)."""
-        return (
-            x509.load_der_x509_certificate(self.der)
-            .public_key()
-            .public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-
-    def days_left(self, now: datetime.datetime) -> float:
-        """Days until ``not_after`` (negative once expired)."""
-        return (self.not_after - now).total_seconds() / 86400
-
-    def names(self) -> tuple[str, ...]:
-        """The names the certificate is for (SAN DNS names and addresses; CN if no SAN)."""
-        listed = (*self.san_dns, *self.san_ip)
-        return listed or ((self.common_name,) if self.common_name else ())
-
-
-def _label_match(pattern: str, host: str) -> bool:
-    """RFC 6125 6.4.3: a wildcard only as the whole left-most label, matching one label."""
-    if not pattern.startswith("*."):
-        return pattern == host
-    suffix = pattern[1:]  # ".example.com"
-    head, dot, rest = host.partition(".")
-    return bool(head) and bool(dot) and "." + rest == suffix and suffix.count(".") >= 2
-
-
-def name_matches(cert: Certificate, host: str) -> bool:
-    """Whether ``cert`` is valid for ``host`` (a DNS name or an IP address)."""
-    wanted = host.strip().rstrip(".").lower()
-    try:
-        address = ipaddress.ip_address(wanted.strip("[]"))
-    except ValueError:
-        address = None
-    if address is not None:
-        return any(ipaddress.ip_address(a) == address for a in cert.san_ip)
-    try:
-        wanted = wanted.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    patterns = cert.san_dns if (cert.san_dns or cert.san_ip) else (cert.common_name.lower(),)
-    return any(_label_match(p, wanted) for p in patterns if p)
 
 
 Kind = Literal["smtp", "https"]
@@ -169,10 +66,6 @@ class TLSProbe:
         return name_matches(self.certificate, self.host)
 
 
-class ProbeError(Exception):
-    """A probe step failed; the message is the reason shown in the report."""
-
-
 # -- contexts --------------------------------------------------------------------------------
 
 
@@ -194,73 +87,6 @@ def probing_context() -> ssl.SSLContext:
     with contextlib.suppress(ssl.SSLError):  # OpenSSL builds without security levels
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     return context
-
-
-# -- SMTP ------------------------------------------------------------------------------------
-
-
-class _Lines:
-    """Reads SMTP replies from a plain socket, keeping track of bytes read ahead."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.buffer = b""
-        # The socket timeout bounds each read; this bounds a server that drips bytes slowly.
-        self.deadline = deadline
-
-    def reply(self) -> tuple[int, list[str]]:
-        """One (possibly multi-line) reply: its code and the text of each line."""
-        lines: list[str] = []
-        while True:
-            while b"\n" not in self.buffer:
-                if len(self.buffer) > _MAX_REPLY_BYTES:
-                    raise ProbeError("the SMTP server sent an over-long reply")
-                if time.monotonic() > self.deadline:
-                    raise ProbeError("the SMTP server is too slow to answer")
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    raise ProbeError("the SMTP server closed the connection")
-                self.buffer += chunk
-            raw, _, self.buffer = self.buffer.partition(b"\n")
-            line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
-            if len(line) < 3 or not line[:3].isdigit():
-                raise ProbeError(f"the SMTP server sent a malformed reply {line[:60]!r}")
-            lines.append(line[4:])
-            if len(line) == 3 or line[3] != "-":
-                return int(line[:3]), lines
-            if len(lines) > 200:
-                raise ProbeError("the SMTP server sent an over-long reply")
-
-
-def _smtp_to_starttls(sock: socket.socket, ehlo_name: str, timeout: float) -> tuple[bool, str]:
-    """Greeting, EHLO, STARTTLS: ``(True, banner)`` when TLS may start, ``(False, banner)``
-    when STARTTLS is not offered. The whole dialogue takes at most 3 x ``timeout``."""
-    reader = _Lines(sock, time.monotonic() + 3 * timeout)
-    code, greeting = reader.reply()
-    banner = greeting[0] if greeting else ""
-    if code != 220:
-        raise ProbeError(f"the SMTP server greeted with {code} {banner[:80]!r}")
-    sock.sendall(f"EHLO {ehlo_name}\r\n".encode("ascii"))
-    code, features = reader.reply()
-    if code != 250:
-        raise ProbeError(f"the SMTP server answered EHLO with {code}")
-    if not any(f.strip().upper().split(" ")[0] == "STARTTLS" for f in features[1:]):
-        _quit(sock)
-        return False, banner
-    sock.sendall(b"STARTTLS\r\n")
-    code, text = reader.reply()
-    if code != 220:
-        raise ProbeError(f"the SMTP server answered STARTTLS with {code} {' '.join(text)[:80]!r}")
-    if reader.buffer:
-        raise ProbeError(
-            "the SMTP server sent data after agreeing to STARTTLS (command injection risk)"
-        )
-    return True, banner
-
-
-def _quit(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.sendall(b"QUIT\r\n")
 
 
 # -- probes ----------------------------------------------------------------------------------
@@ -331,7 +157,7 @@ def _open(
         raise _NoConnection(_reason(error)) from None
     try:
         if kind == "smtp":
-            session.starttls, session.banner = _smtp_to_starttls(sock, ehlo_name, timeout)
+            session.starttls, session.banner = smtp_to_starttls(sock, ehlo_name, timeout)
             if not session.starttls:
                 sock.close()
                 return None
@@ -348,7 +174,7 @@ def _finish(tls: ssl.SSLSocket, kind: Kind) -> tuple[bytes, str | None, str | No
         version = tls.version()
         cipher = tls.cipher()
         if kind == "smtp":
-            _quit(tls)
+            quit_smtp(tls)
     finally:
         tls.close()
     return der, version, cipher[0] if cipher else None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from certbot_dns_variomedia.controlpanel.certificate import Certificate
 from certbot_dns_variomedia.controlpanel.dane import TLSARecord, check_tlsa
 from certbot_dns_variomedia.controlpanel.maildns import (
     lookup_addresses,
@@ -16,7 +17,6 @@ from certbot_dns_variomedia.controlpanel.maildns import (
     lookup_tls_rpt,
     lookup_tlsa,
 )
-from certbot_dns_variomedia.controlpanel.tls import Certificate
 from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, IssuedCert
 from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones

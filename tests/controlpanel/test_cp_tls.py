@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from certbot_dns_variomedia.controlpanel.tls import (
-    Certificate,
-    name_matches,
-    probe_https,
-    probe_smtp,
-)
+from certbot_dns_variomedia.controlpanel.certificate import Certificate, name_matches
+from certbot_dns_variomedia.controlpanel.tls import probe_https, probe_smtp
 from certbot_dns_variomedia.testing.acme.certs import (
     CertificateAuthority,
     IssuedCert,
