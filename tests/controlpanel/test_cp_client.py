@@ -171,7 +171,7 @@ def test_tokens_and_password_stay_out_of_reprs_and_logs(
     caplog.set_level(logging.DEBUG)
     with make_client(sim) as cp:
         cp.login(sim.config.username, sim.config.password)
-        token = cp._token
+        token = cp.transport.session_token
         assert token
         cp.version()
         shown = repr(cp)

@@ -20,7 +20,7 @@ from .conftest import RecordingClock, make_client
 
 def test_missing_object_id_says_to_give_a_domain(client: ControlPanelClient) -> None:
     with pytest.raises(ControlPanelError) as caught:
-        client._call("GET", "whitelabeling/")
+        client.transport.call("GET", "whitelabeling/")
     error = caught.value
     assert error.status_code == 400
     assert error.error_id == 2009
@@ -40,7 +40,7 @@ def test_object_outside_the_scope(client: ControlPanelClient) -> None:
 
 def test_malformed_body_field(client: ControlPanelClient, sim: ControlPanelSimulator) -> None:
     with pytest.raises(ControlPanelError, match="date_from must be a time") as caught:
-        client._call(
+        client.transport.call(
             "POST",
             "emails/_search/",
             params={"object_id": sim.object_id("example.test")},
@@ -101,7 +101,7 @@ def test_server_error_without_the_documented_shape(
 
 def test_unknown_path(client: ControlPanelClient) -> None:
     with pytest.raises(ControlPanelError, match="check the Control Panel URL") as caught:
-        client._call("GET", "no-such-thing/")
+        client.transport.call("GET", "no-such-thing/")
     assert caught.value.status_code == 404
 
 
@@ -225,7 +225,7 @@ def test_redirects_are_not_followed(odd_url: str) -> None:
 
 def test_an_answer_that_is_not_json(odd_url: str) -> None:
     with _odd_client(odd_url) as cp, pytest.raises(ControlPanelError, match="not JSON"):
-        cp._call("POST", "hierarchy/_search/", authorized=False)
+        cp.transport.call("POST", "hierarchy/_search/", authorized=False)
 
 
 def test_secrets_echoed_by_the_server_are_scrubbed(odd_url: str) -> None:

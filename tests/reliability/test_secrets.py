@@ -225,7 +225,7 @@ def test_control_panel_secrets_absent_from_logs_and_errors(
     client = _cp_client(panel)
     with client:
         login = client.login(panel.config.username, panel.config.password)
-        secrets.append(client._token or "")  # the session token the server issued
+        secrets.append(client.transport.session_token or "")  # the session token the server issued
         start = panel.now - datetime.timedelta(days=1)
         assert list(client.search_emails(panel.object_id("example.test"), start, panel.now))
         with pytest.raises(ControlPanelError) as failed:
