@@ -15,7 +15,6 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -25,16 +24,15 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import DEFAULT_API_URL, account_key
 from ..errors import (
     APIError,
-    AuthenticationError,
     ConfigurationError,
     NetworkError,
     NotFoundError,
     RateLimitError,
     ServerError,
-    ValidationError,
 )
 from ..http_util import is_loopback_host, retry_after
 from . import jsonapi
+from .failures import UntrustedCertificate, certificate_problem, error_for, reason, refused
 from .pacing import RequestPacer
 
 logger = logging.getLogger(__name__)
@@ -180,7 +178,7 @@ class Transport:
             try:
                 response = self._send(method, url, params, body, headers)
             except NetworkError as e:
-                if isinstance(e, _UntrustedCertificate):
+                if isinstance(e, UntrustedCertificate):
                     raise  # a certificate does not get better by asking again
                 self._note_failure(e)
                 if method not in _IDEMPOTENT and e.unclear:
@@ -253,21 +251,21 @@ class Transport:
                     allow_redirects=False,
                 )
             except requests.RequestException as e:
-                if (reason := _certificate_problem(e)) is not None:
-                    raise _UntrustedCertificate(
+                if (problem := certificate_problem(e)) is not None:
+                    raise UntrustedCertificate(
                         f"The Variomedia API at {self.base_url} presented an HTTPS certificate "
-                        f"that cannot be trusted ({reason}); nothing was sent. Check "
+                        f"that cannot be trusted ({problem}); nothing was sent. Check "
                         "dns_variomedia_api_url; if the API really uses a private CA, give its "
                         "certificate in REQUESTS_CA_BUNDLE. Verification is never switched off.",
                         method=method,
                         path=shown,
                     ) from None
                 raise NetworkError(
-                    f"No answer from the Variomedia API at {self.base_url} ({_reason(e)}). "
+                    f"No answer from the Variomedia API at {self.base_url} ({reason(e)}). "
                     "Check the network connection and dns_variomedia_api_url.",
                     method=method,
                     path=shown,
-                    unclear=not isinstance(e, requests.ConnectTimeout) and not _refused(e),
+                    unclear=not isinstance(e, requests.ConnectTimeout) and not refused(e),
                 ) from None
         logger.debug(
             "%s %s -> %s (%d bytes, %.0f ms)",
@@ -292,59 +290,7 @@ class Transport:
     def _error(
         self, response: requests.Response, method: str, path: str, *, unclear: bool = False
     ) -> APIError:
-        """An exception for a failed answer, with a message that says what to do."""
-        status = response.status_code
-        try:
-            errors = jsonapi.parse(response.content).errors
-        except jsonapi.MalformedDocument:
-            errors = ()
-        first = errors[0] if errors else None
-        detail = "; ".join(e.describe() for e in errors) if errors else ""
-        error_id = first.id if first else None
-        where = f"{method} {path}"
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "error_id": error_id,
-            "method": method,
-            "path": path,
-            "unclear": unclear,
-        }
-        if 200 <= status < 300 or (status >= 500 and not errors):
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            what = "an HTML page" if "html" in kind else f"a body that is not JSON:API ({kind})"
-            return ServerError(
-                f"The Variomedia API answered {where} with status {status} and {what}. "
-                "It may be having problems; try again later.",
-                **kwargs,
-            )
-        if status == 401:
-            return AuthenticationError(
-                f"The API token was refused (401 on {where}): check {self.token_source}. "
-                "A token stops working when its contact is deleted; Variomedia support "
-                "issues new ones.",
-                **kwargs,
-            )
-        if status == 403:
-            return AuthenticationError(
-                f"The API refused {where} (403: {detail or 'forbidden'}). The token may not be "
-                "enabled for this, or the API has locked this address after too many errors; "
-                "wait a while, and check the token with Variomedia support.",
-                **kwargs,
-            )
-        if status == 404:
-            return NotFoundError(f"Not found: {where} ({detail or 'no details'}).", **kwargs)
-        if status == 429:
-            return RateLimitError(f"Rate limit reached on {where}.", **kwargs)
-        if status >= 500:
-            return ServerError(
-                f"The Variomedia API failed on {where} ({status}: {detail}). "
-                "Try again later; if it persists, contact Variomedia support.",
-                **kwargs,
-            )
-        return ValidationError(
-            f"The Variomedia API rejected {where} ({status}: {detail or 'no details given'}).",
-            **kwargs,
-        )
+        return error_for(response, method, path, token_source=self.token_source, unclear=unclear)
 
     def _note_failure(self, error: APIError) -> None:
         self._failures_in_a_row += 1
@@ -367,37 +313,3 @@ class Transport:
         pause = self._backoff(attempt)
         logger.info("Retrying %s in %.1f s (attempt %d failed)", what, pause, attempt)
         self.clock.sleep(pause)
-
-
-class _UntrustedCertificate(NetworkError):
-    """The TLS handshake failed the certificate check: the request never left this host."""
-
-
-_VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)\.? \(_ssl")
-
-
-def _certificate_problem(e: requests.RequestException) -> str | None:
-    """What the certificate check said (``None``: the error was not about the certificate)."""
-    text = str(e)
-    if not isinstance(e, requests.exceptions.SSLError) or "certificate verify failed" not in text:
-        return None
-    found = _VERIFY_FAILED.search(text)
-    return found.group(1) if found else "certificate verify failed"
-
-
-def _refused(e: requests.RequestException) -> bool:
-    """A connection that was never made: the request surely did not arrive."""
-    if not isinstance(e, requests.ConnectionError):
-        return False
-    text = repr(e.args[0]) if e.args else ""
-    return "NewConnectionError" in text or "NameResolutionError" in text
-
-
-def _reason(e: requests.RequestException) -> str:
-    if isinstance(e, requests.Timeout):
-        return "timed out"
-    if _refused(e):
-        return "connection refused or host not found"
-    if isinstance(e, requests.ConnectionError):
-        return "connection broken before the answer arrived"
-    return e.__class__.__name__
