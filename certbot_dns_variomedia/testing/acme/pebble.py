@@ -26,7 +26,8 @@ from typing import IO
 import requests
 
 from ...clock import SYSTEM_CLOCK, Clock
-from ..servers.service import Service, free_port
+from ..servers.process import ProcessService, log_tail
+from ..servers.service import free_port
 from .certs import CertificateAuthority, IssuedCert
 
 __all__ = ["DEFAULT_BINARY", "Pebble", "PebbleError"]
@@ -46,7 +47,7 @@ class PebbleError(RuntimeError):
     """Pebble could not be started, or did not answer as it should."""
 
 
-class Pebble(Service):
+class Pebble(ProcessService):
     """One Pebble process with its own CA, config, ports and log, under ``workdir``.
 
     ``dns_server`` (``"host:port"``, IPv6 as ``"[::1]:53"``) is where Pebble's validation
@@ -146,22 +147,7 @@ class Pebble(Service):
         if self._session is not None:
             self._session.close()
             self._session = None
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=self.stop_timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the Pebble process this object started is alive."""
-        return self._process is not None and self._process.poll() is None
+        super().stop()
 
     @property
     def pid(self) -> int | None:
@@ -201,11 +187,7 @@ class Pebble(Service):
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """The last ``lines`` lines of Pebble's log, for error messages."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     # -- internals ---------------------------------------------------------------------------
 

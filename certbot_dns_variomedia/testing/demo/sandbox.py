@@ -23,7 +23,7 @@ from ...paths import ENV_ACCOUNT_DIR, ENV_STATE_FILE
 from ..acme.pebble import Pebble
 from ..servers.service import Service
 from ..variomedia.config import SimConfig, SimDomain, SimNameServer
-from ..variomedia.simulator import VariomediaSimulator, credentials_ini
+from ..variomedia.simulator import VariomediaSimulator
 
 DEMO_CONFIG = SimConfig(
     domains=(SimDomain("example.test"), SimDomain("other.test")),
@@ -87,10 +87,7 @@ class Sandbox(Service):
 
     def write_credentials(self, path: Path, *, token: str | None = None) -> Path:
         """A credentials INI for the simulator, mode 0600 from the start."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(credentials_ini(self.sim.url, token or self.sim.token))
-        return path
+        return self.sim.write_credentials(path, token=token)
 
     @property
     def nameservers_option(self) -> str:

@@ -171,6 +171,10 @@ class SimConfig:
     """None: every name server on 127.0.0.1 with a port of its own. Otherwise one address per
     name server (e.g. 127.0.0.2, 127.0.0.3) sharing one port, so discovering a server by its
     name's A record and querying that address works like on the Internet."""
+    dns_port: int = 0
+    """With `dns_addresses`: the port every name server binds, e.g. 53 for a validator that
+    asks nowhere else (acme2certifier); binding it fails at start rather than moving on.
+    0: a port free on all the addresses, found at start."""
     job_delay: float = 0.2
     page_size: int = 25
     rate_limit: tuple[int, float] | None = (10, 10.0)
@@ -214,6 +218,10 @@ class SimConfig:
                 raise ValueError(f"name server {server} must not lie in an account domain")
         if self.dns_addresses is not None and len(self.dns_addresses) != len(servers):
             raise ValueError("dns_addresses needs exactly one address per name server")
+        if not 0 <= self.dns_port <= 65535:
+            raise ValueError("dns_port must be a port number, or 0 for a free one")
+        if self.dns_port and self.dns_addresses is None:
+            raise ValueError("dns_port needs dns_addresses: one server per address shares it")
         if self.job_delay < 0:
             raise ValueError("job_delay cannot be negative")
         if self.page_size < 1:

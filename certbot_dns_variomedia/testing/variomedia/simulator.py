@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import dns.name
 import dns.rdatatype
@@ -139,15 +141,16 @@ class VariomediaSimulator(Service):
                     server.stop()
                 raise
             return servers
-        return self._start_on_shared_port(sources, addresses)
+        return self._start_on_shared_port(sources, addresses, self.config.dns_port)
 
     @staticmethod
     def _start_on_shared_port(
-        sources: list[PublishedZones], addresses: Sequence[str]
+        sources: list[PublishedZones], addresses: Sequence[str], port: int
     ) -> list[DNSServer]:
-        """One server per address, all on the port the first one got (retried if taken)."""
-        for _ in range(_SHARED_PORT_ATTEMPTS):
-            first = DNSServer(sources[0], host=addresses[0])
+        """One server per address, all on `port`, or on the port the first one got (retried
+        if taken on another address); a given port that is taken is an error at once."""
+        for _ in range(_SHARED_PORT_ATTEMPTS if port == 0 else 1):
+            first = DNSServer(sources[0], host=addresses[0], port=port)
             first.start()
             servers = [first]
             try:
@@ -157,7 +160,7 @@ class VariomediaSimulator(Service):
             except OSError as error:
                 for server in servers:
                     server.stop()
-                if error.errno != errno.EADDRINUSE:
+                if error.errno != errno.EADDRINUSE or port != 0:
                     raise
                 continue
             return servers
@@ -211,6 +214,13 @@ class VariomediaSimulator(Service):
         return self._account.jobs()
 
     # -- test helpers --------------------------------------------------------------------------
+
+    def write_credentials(self, path: str | os.PathLike[str], *, token: str | None = None) -> Path:
+        """A credentials INI for this simulator (the plugin's format), mode 0600 from the start."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(credentials_ini(self.url, token or self.token))
+        return Path(path)
 
     def add_record(
         self,

@@ -84,6 +84,8 @@ def test_a_client_hanging_up_mid_answer_prints_no_traceback(
     [
         ({"domains": [SimDomain("a.test"), SimDomain("A.test")]}, "unique"),
         ({"dns_addresses": ["127.0.0.2"]}, "one address per name server"),
+        ({"dns_port": 53}, "dns_port needs dns_addresses"),
+        ({"dns_port": 70000, "dns_addresses": ["127.0.0.2", "127.0.0.3"]}, "port number"),
         ({"nameservers": [SimNameServer("ns1.example.test")]}, "must not lie in an account domain"),
         ({"nameservers": []}, "at least one name server"),
         ({"page_size": 0}, "page_size"),
