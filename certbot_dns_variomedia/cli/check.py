@@ -16,11 +16,11 @@ from typing import Any
 
 from ..core import propagation
 from ..core.propagation import Plan, PropagationStatus
-from ..core.zones import cname_chain
-from ..errors import DNSLookupError, PropagationError
+from ..core.zones import cname_chain, find_zone
+from ..errors import PropagationError
 from ..names import to_unicode
 from ..nameservers import NameServer, TxtAnswer
-from ..resolver import Resolver, normalize_name
+from ..resolver import Resolver
 from .options import (
     add_json_option,
     add_nameservers_option,
@@ -28,18 +28,6 @@ from .options import (
     seconds_value,
 )
 from .output import print_json, say, table
-
-
-def find_zone(resolver: Resolver, name: str) -> str:
-    """The closest enclosing zone of `name`: the nearest name at or above it with NS records."""
-    labels = normalize_name(name).split(".")
-    for i in range(len(labels) - 1):
-        candidate = ".".join(labels[i:])
-        if any(r.rdtype.name == "NS" for r in resolver.query(candidate, "NS")):
-            return candidate
-    raise DNSLookupError(
-        f"No zone found for {name}: neither it nor a parent has NS records; check the name."
-    )
 
 
 def _answer_json(answer: TxtAnswer, shows: bool | None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ..resolver import Resolver
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
 from .state import StateFile, StoredRecord, owner_alive, process_owner
-from .zones import Placement, ZoneMap, place
+from .zones import CHALLENGE_LABEL, Placement, ZoneMap, place
 
 logger = logging.getLogger(__name__)
 
@@ -158,10 +158,11 @@ class ChallengeRun:
 
     # -- plan ------------------------------------------------------------------------------
 
-    def plan(self, domains: Sequence[str]) -> list[Placement]:
-        """Zone and record name for every certificate name; raises before anything is written."""
+    def plan(self, domains: Sequence[str], *, label: str = CHALLENGE_LABEL) -> list[Placement]:
+        """Zone and record name for every certificate name; raises before anything is written.
+        `label`: where the CA looks (``_acme-challenge``, or dns-persist-01's label)."""
         self._zone_map = ZoneMap(self.client.list_domains())
-        return place(domains, self._zone_map, self.resolver.cname_target)
+        return place(domains, self._zone_map, self.resolver.cname_target, label=label)
 
     # -- present ---------------------------------------------------------------------------
 
@@ -279,7 +280,14 @@ class ChallengeRun:
             self._servers[zone] = tuple(self.resolver.authoritative_servers(zone))
         return self._servers[zone]
 
-    # -- remove ----------------------------------------------------------------------------
+    # -- keep or remove --------------------------------------------------------------------
+
+    def keep(self) -> list[StoredRecord]:
+        """Let the records written so far stand (dns-persist-01 records are meant to): they
+        leave the state file, so neither `remove` nor a later run's sweep deletes them."""
+        kept, self.written = self.written, []
+        self.state.discard({r.record_id for r in kept})
+        return kept
 
     def remove(self, records: Sequence[StoredRecord] | None = None) -> list[str]:
         """Delete the given records (default: all this run wrote); never raises.

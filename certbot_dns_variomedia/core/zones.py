@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..api.models import Domain
 from ..errors import DNSLookupError, ZoneError
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
-from ..resolver import MAX_CNAME_CHAIN
+from ..resolver import MAX_CNAME_CHAIN, Resolver, normalize_name
 
 CHALLENGE_LABEL = "_acme-challenge"
 # After IDNA: letters, digits, hyphen, and underscore (for labels such as _acme-challenge).
@@ -133,15 +133,19 @@ def place(
     domains: Sequence[str],
     zone_map: ZoneMap,
     cname_target: Callable[[str], str | None],
+    *,
+    label: str = CHALLENGE_LABEL,
 ) -> list[Placement]:
     """A placement for every certificate domain, or a `ZoneError` before anything is written.
 
     `cname_target` returns the CNAME at exactly a name (or ``None``); `cname_chain` follows it.
+    `label` is where the CA looks: ``_acme-challenge`` (dns-01) or ``_validation-persist``
+    (dns-persist-01).
     """
     placements = []
     for domain in domains:
         identifier = identifier_name(domain)
-        challenge_name = f"{CHALLENGE_LABEL}.{identifier}"
+        challenge_name = f"{label}.{identifier}"
         chain = cname_chain(challenge_name, lambda name: _cname(cname_target, name, zone_map))
         fqdn = chain[-1]
         zone = zone_map.zone_of(fqdn)
@@ -157,3 +161,18 @@ def place(
             )
         )
     return placements
+
+
+# -- what DNS says (no account needed) ----------------------------------------------------------
+
+
+def find_zone(resolver: Resolver, name: str) -> str:
+    """The closest enclosing zone of `name`: the nearest name at or above it with NS records."""
+    labels = normalize_name(name).split(".")
+    for i in range(len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if any(r.rdtype.name == "NS" for r in resolver.query(candidate, "NS")):
+            return candidate
+    raise DNSLookupError(
+        f"No zone found for {name}: neither it nor a parent has NS records; check the name."
+    )

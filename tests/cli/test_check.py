@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from certbot_dns_variomedia.cli.check import find_zone
-from certbot_dns_variomedia.core.zones import cname_chain
+from certbot_dns_variomedia.core.zones import cname_chain, find_zone
 from certbot_dns_variomedia.errors import DNSLookupError
 from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
