@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from ..issue import IssuedCertificate, generate_key, key_to_pem
+from ..issuing.certificate import IssuedCertificate
+from ..issuing.keys import generate_key, key_to_pem
 
 logger = logging.getLogger(__name__)
 

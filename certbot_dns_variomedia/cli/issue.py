@@ -13,13 +13,13 @@ import logging
 from pathlib import Path
 
 from ..issue import (
-    CURVES,
     DEFAULT_ACME_TIMEOUT,
     LETSENCRYPT_PRODUCTION,
     LETSENCRYPT_STAGING,
-    RSA_KEY_SIZES,
     obtain_certificate,
 )
+from ..issuing.keys import CURVES, RSA_KEY_SIZES
+from ..issuing.persist_plan import CHOICES
 from ..names import to_unicode
 from ..paths import default_account_key
 from .certfiles import load_or_create_account_key, write_certificate_files
@@ -31,19 +31,16 @@ from .options import (
     add_nameservers_option,
     add_state_file_option,
     challenge_settings,
+    domain_list,
     load_credentials,
     nameservers,
+    optional_credentials,
     seconds_value,
     state_file,
 )
 from .output import print_json, progress, say
 
 logger = logging.getLogger(__name__)
-
-
-def _domains(values: list[str]) -> list[str]:
-    """-d a -d b and -d a,b, as certbot takes them."""
-    return [d.strip() for value in values for d in value.split(",") if d.strip()]
 
 
 def _read(path: str, what: str) -> bytes:
@@ -57,18 +54,22 @@ def cmd_issue(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory.")
-    domains = _domains(args.domains or [])
+    domains = domain_list(args.domains or [])
     csr = _read(args.csr, "CSR") if args.csr else None
     if not domains and csr is None:
         raise UsageError("Give the certificate's names (-d example.de -d '*.example.de').")
     server = LETSENCRYPT_STAGING if args.staging else args.server
     servers = nameservers(args)
-    credentials = load_credentials(args)
+    credentials = (
+        load_credentials(args) if args.challenge == "dns-01" else optional_credentials(args)
+    )
     key_path = Path(args.account_key).expanduser() if args.account_key else None
     account_key = load_or_create_account_key(key_path or default_account_key(server))
     certificate = obtain_certificate(
         domains,
         credentials=credentials,
+        challenge=args.challenge,
+        issuer=args.issuer,
         directory_url=server,
         account_key=account_key,
         email=args.email,
@@ -114,9 +115,9 @@ def register(
         "issue",
         parents=[common],
         help="obtain a certificate without certbot and write it to a directory",
-        description="Run one ACME order with DNS-01 at Variomedia and write privkey.pem (0600), "
-        "cert.pem, chain.pem and fullchain.pem to --out. Files are replaced only once the new "
-        "certificate is complete. Default CA: Let's Encrypt.",
+        description="Run one ACME order and write privkey.pem (0600), cert.pem, chain.pem and "
+        "fullchain.pem to --out. Files are replaced only once the new certificate is complete. "
+        "Default CA: Let's Encrypt; default challenge: dns-01 through the Variomedia API.",
     )
     parser.add_argument(
         "-d",
@@ -127,6 +128,21 @@ def register(
         help="a name for the certificate; repeat, or separate with commas",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="where the files go")
+    parser.add_argument(
+        "--challenge",
+        choices=CHOICES,
+        default="dns-01",
+        help="dns-01: records written at Variomedia for this order (default); dns-persist-01: "
+        "the standing _validation-persist record (set first if missing and credentials are "
+        "given; no token needed when it stands); auto: dns-persist-01 where such a record "
+        "stands, dns-01 elsewhere",
+    )
+    parser.add_argument(
+        "--issuer",
+        metavar="NAME",
+        help="dns-persist-01: the CA's issuer domain name records name (default: the CA "
+        "directory's caaIdentities)",
+    )
     ca = parser.add_mutually_exclusive_group()
     ca.add_argument(
         "--server",

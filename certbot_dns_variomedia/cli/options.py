@@ -43,14 +43,27 @@ def ttl_value(text: str) -> int:
     return ttl
 
 
-def seconds_value(text: str) -> float:
+def _non_negative(text: str, unit: str) -> float:
     try:
-        seconds = float(text)
+        number = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more seconds")
-    return seconds
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more {unit}")
+    return number
+
+
+def seconds_value(text: str) -> float:
+    return _non_negative(text, "seconds")
+
+
+def days_value(text: str) -> float:
+    return _non_negative(text, "days")
+
+
+def domain_list(values: list[str]) -> list[str]:
+    """-d a -d b and -d a,b, as certbot takes them."""
+    return [d.strip() for value in values for d in value.split(",") if d.strip()]
 
 
 # -- option groups -----------------------------------------------------------------------------
@@ -135,6 +148,14 @@ def load_credentials(args: argparse.Namespace) -> VariomediaCredentials:
     """The file of --credentials, else the environment (errors say which and how to fix)."""
     path = getattr(args, "credentials", None)
     return load_variomedia_credentials(os.path.abspath(os.path.expanduser(path)) if path else None)
+
+
+def optional_credentials(args: argparse.Namespace) -> VariomediaCredentials | None:
+    """Like `load_credentials`, but None when neither --credentials nor the variable is given
+    (dns-persist-01 with its records standing needs no token)."""
+    if getattr(args, "credentials", None) or os.environ.get(ENV_TOKEN, "").strip():
+        return load_credentials(args)
+    return None
 
 
 def nameservers(args: argparse.Namespace) -> tuple[NameServer, ...] | None:

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from certbot_dns_variomedia.core.run import Settings
 from certbot_dns_variomedia.core.state import StateFile
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
-from certbot_dns_variomedia.issue import generate_key, key_to_pem, obtain_certificate
+from certbot_dns_variomedia.issue import obtain_certificate
+from certbot_dns_variomedia.issuing.keys import generate_key, key_to_pem
 from certbot_dns_variomedia.resolver import Resolver, parse_nameservers
 from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG, Sandbox
 from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer, VariomediaSimulator

@@ -14,7 +14,7 @@ from josepy.jwa import ES256, ES384, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
 from certbot_dns_variomedia.errors import ConfigurationError
-from certbot_dns_variomedia.issue import (
+from certbot_dns_variomedia.issuing.keys import (
     account_jwk,
     certificate_names,
     csr_names,
