@@ -8,6 +8,7 @@ Subcommands (each module registers its own and does its own work; this one only 
 * ``check NAME [VALUE]`` — what every authoritative name server answers (`check`)
 * ``doctor [DOMAIN]`` — what is wrong and how to fix it (`doctor`)
 * ``issue`` — a certificate without certbot (`cli.issue`, `certbot_dns_variomedia.issue`)
+* ``persist show|set|check|remove`` — the standing dns-persist-01 record (`persist`)
 
 Exit status: 0 success, 1 failure (one message on stderr saying what and how to fix it),
 2 usage error (the command line cannot be carried out; nothing was sent).
@@ -25,7 +26,7 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VariomediaError
-from . import check, doctor, hooks, issue, lock, records
+from . import check, doctor, hooks, issue, lock, persist, records
 from .options import UsageError, common_options
 from .output import setup_logging
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for module in (hooks, records, lock, check, doctor, issue):
+    for module in (hooks, records, lock, check, doctor, issue, persist):
         module.register(subparsers, common)
     return parser
 

@@ -27,6 +27,7 @@ from .options import (
     UsageError,
     add_challenge_options,
     add_credentials_option,
+    add_domains_option,
     add_json_option,
     add_nameservers_option,
     add_state_file_option,
@@ -119,14 +120,7 @@ def register(
         "fullchain.pem to --out. Files are replaced only once the new certificate is complete. "
         "Default CA: Let's Encrypt; default challenge: dns-01 through the Variomedia API.",
     )
-    parser.add_argument(
-        "-d",
-        "--domain",
-        dest="domains",
-        action="append",
-        metavar="NAME",
-        help="a name for the certificate; repeat, or separate with commas",
-    )
+    add_domains_option(parser, "a name for the certificate; repeat, or separate with commas")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the files go")
     parser.add_argument(
         "--challenge",

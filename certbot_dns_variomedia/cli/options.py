@@ -110,6 +110,13 @@ def add_nameservers_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_domains_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """-d NAME, repeatable and comma-separated as certbot takes it (read with `domain_list`)."""
+    parser.add_argument(
+        "-d", "--domain", dest="domains", action="append", metavar="NAME", help=help_text
+    )
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout (for scripts)"

@@ -24,7 +24,8 @@ from ..names import to_unicode
 from .session import CertificateError
 
 ChallengeType = Literal["dns-01", "dns-persist-01"]
-_POLL_INTERVAL = 1.0
+_FIRST_POLL = 0.2  # a CA that validates within the answer (acme2certifier) is done by then
+_MAX_POLL = 2.0
 _UNFINISHED = (messages.STATUS_PENDING, messages.STATUS_PROCESSING)
 
 
@@ -124,6 +125,7 @@ def await_verdict(
     """Poll each answered authorization until the CA decides; raise `CertificateError` at the
     first invalid one, or when `timeout` seconds pass without a decision."""
     end = clock.monotonic() + timeout
+    pause = _FIRST_POLL
     for item in items:
         while True:
             authzr, _ = acme.poll(item.authzr)
@@ -137,4 +139,5 @@ def await_verdict(
                     f"The CA did not decide on {to_unicode(item.name)} within {timeout:g} s; "
                     "try again later, or allow longer (--acme-timeout)."
                 )
-            clock.sleep(_POLL_INTERVAL)
+            clock.sleep(pause)
+            pause = min(pause * 2, _MAX_POLL)
