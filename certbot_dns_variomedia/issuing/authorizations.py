@@ -45,8 +45,9 @@ def authorization_name(authzr: messages.AuthorizationResource) -> str:
 
 
 def offered(authzr: messages.AuthorizationResource) -> tuple[str, ...]:
-    """The challenge types the CA offers for one authorization."""
-    return tuple(str(c.chall.typ) for c in authzr.body.challenges)
+    """The challenge types the CA offers for one authorization (read from the JSON: a type
+    the acme library does not know has no ``typ`` of its own)."""
+    return tuple(str(c.chall.to_partial_json().get("type")) for c in authzr.body.challenges)
 
 
 def pending(order: messages.OrderResource, choose: Callable[[str], ChallengeType]) -> list[Pending]:

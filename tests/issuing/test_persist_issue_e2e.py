@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from persist_stage import persist_sandbox
+from persist_stage import account_of, persist_sandbox
 
 from certbot_dns_variomedia.core.run import Settings
 from certbot_dns_variomedia.core.state import StateFile
@@ -21,7 +21,6 @@ from certbot_dns_variomedia.credentials import VariomediaCredentials, load_vario
 from certbot_dns_variomedia.errors import ConfigurationError
 from certbot_dns_variomedia.issue import CertificateError, IssuedCertificate, obtain_certificate
 from certbot_dns_variomedia.issuing.keys import generate_key, key_to_pem
-from certbot_dns_variomedia.issuing.session import open_session, register
 from certbot_dns_variomedia.resolver import parse_nameservers
 from certbot_dns_variomedia.testing.acme.acme2certifier import DEFAULT_ISSUER, Acme2Certifier
 from certbot_dns_variomedia.testing.demo.persist_sandbox import PersistSandbox
@@ -77,16 +76,6 @@ def persist_records(box: PersistSandbox, account_uri: str) -> dict[str, str]:
         and r.fqdn_ace.startswith("_validation-persist.")
         and f"accounturi={account_uri}" in r.data
     }
-
-
-def account_of(ca: Acme2Certifier, key: bytes) -> str:
-    """The URL the CA gives the account of `key` (created here, as `issue` would)."""
-    session = open_session(ca.directory_url, key, ca_bundle=str(ca.ca_bundle))
-    try:
-        register(session.acme, email=None, agree_tos=True)
-        return session.account_uri
-    finally:
-        session.close()
 
 
 def signed_by(cert: IssuedCertificate, ca: Acme2Certifier) -> bool:

@@ -27,6 +27,7 @@ DOCUMENT = ROOT / "docs" / "reliability.md"
 MODULES = (
     "reliability.test_fault_matrix",
     "reliability.test_bad_input",
+    "reliability.test_persist_input",
     "reliability.test_secrets",
     "reliability.test_properties",
 )
@@ -37,6 +38,8 @@ PLACEHOLDERS = {
     "{ns1}": "<ns1 host:port>",
     "{ns2}": "<ns2 host:port>",
     "{url}": "<API URL>",
+    "{account}": "<ACME account URL>",
+    "{offered}": "<the challenges the CA offers>",
 }
 COMMAND = "python -m pytest tests/reliability"
 
@@ -114,8 +117,10 @@ def render() -> str:
         "A DNS plugin runs unattended, as root, at 3 a.m., with the keys to a domain's DNS. "
         "This page lists what it promises, the faults and the bad input it was put through "
         "to prove it, and the test that proves each row. Every row runs end to end: a real "
-        "`certbot` process with this plugin, a real ACME server (Pebble), and the Variomedia "
-        "API simulator with its own authoritative name servers, all on 127.0.0.1."
+        "`certbot` process with this plugin (or the `variomedia-dns` command), a real ACME "
+        "server (Pebble; acme2certifier for dns-persist-01, which Pebble does not offer), and "
+        "the Variomedia API simulator with its own authoritative name servers, all on "
+        "loopback."
     )
     add("")
     add(f"Run it all with `{COMMAND}`; the run ends with the figures below, as measured.")
@@ -168,7 +173,8 @@ def render() -> str:
         "(promise 3; every 429 of the matrix was injected, except where a row says otherwise);"
     )
     add(
-        "- **the messages** of the row, verbatim, in certbot's output; for a failed run the "
+        "- **the messages** of the row, verbatim, in the output of certbot (or of "
+        "`variomedia-dns`); for a failed run the "
         "first one is certbot's last word, after any warning of the cleanup (promise 4); for "
         "refused input, that no write request reached the API;"
     )

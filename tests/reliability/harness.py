@@ -23,6 +23,7 @@ from typing import IO
 
 from certbot_dns_variomedia.core.run import UNANSWERED
 from certbot_dns_variomedia.paths import PLUGIN_STATE_FILE_NAME
+from certbot_dns_variomedia.testing.demo.persist_sandbox import PersistSandbox
 from certbot_dns_variomedia.testing.demo.sandbox import Sandbox
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     RecordSnapshot,
@@ -67,9 +68,11 @@ def _record_key(r: RecordSnapshot) -> tuple[str, str, str, str, int, bool]:
 
 @dataclass
 class Stage:
-    """A started sandbox plus what the checks need to remember about it."""
+    """A started sandbox plus what the checks need to remember about it. The checks work on
+    either sandbox: certbot's with Pebble, or the dns-persist-01 one with acme2certifier,
+    where ``variomedia-dns`` keeps its state file in the sandbox's root."""
 
-    box: Sandbox
+    box: Sandbox | PersistSandbox
     secrets_files: set[Path] = field(default_factory=set)
     untouched: list[tuple[str, str, str, str, int, bool]] = field(default_factory=list)
 
@@ -80,6 +83,17 @@ class Stage:
     @property
     def root(self) -> Path:
         return self.box.root
+
+    @property
+    def certbot_box(self) -> Sandbox:
+        assert isinstance(self.box, Sandbox), "certbot runs on the sandbox with Pebble"
+        return self.box
+
+    @property
+    def state_file(self) -> Path:
+        if isinstance(self.box, Sandbox):
+            return self.box.work_dir / PLUGIN_STATE_FILE_NAME
+        return self.box.root / "state.json"
 
     def seed(self) -> None:
         """Records that are not the plugin's; taken as the picture that must not change."""
@@ -104,7 +118,7 @@ class Stage:
         dirs: Path | None = None,
     ) -> list[str]:
         """``certbot certonly`` with the plugin; `dirs` gives it config/work/logs of its own."""
-        command = self.box.certbot_command(
+        command = self.certbot_box.certbot_command(
             "certonly",
             "--authenticator",
             "dns-variomedia",
@@ -226,7 +240,7 @@ class Stage:
             time.sleep(0.1)
         assert visible == [], f"challenge values still served by name servers: {visible}"
         # Entries noted before a POST was answered are resolved by the run that finds them.
-        state = self.box.work_dir / PLUGIN_STATE_FILE_NAME
+        state = self.state_file
         if state.exists():
             ids = [e["record_id"] for e in json.loads(state.read_text())["records"]]
             assert not [i for i in ids if i.startswith(UNANSWERED)], ids
@@ -315,7 +329,7 @@ class Stage:
             "credentials": str(self.box.credentials),
             "ns1": self.sim.nameservers[0],
             "ns2": self.sim.nameservers[1],
-            "state": str(self.box.work_dir / "dns-variomedia-state.json"),
+            "state": str(self.state_file),
         }
 
 

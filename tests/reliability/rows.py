@@ -82,9 +82,12 @@ class BadInputRow:
     """One bad input: through which door it comes, the exact message, what was written."""
 
     given: str  # the input, in the user's words
-    door: Literal["certbot", "certbot (as a user without read access)", "cp-audit", "client"]
+    door: Literal[
+        "certbot", "certbot (as a user without read access)", "cp-audit", "client", "variomedia-dns"
+    ]
     result: Literal[
         "refused by the plugin",
+        "refused by the command",
         "refused by certbot",
         "refused by the CA",
         "works",

@@ -216,7 +216,7 @@ def test_malformed_token(stage: Stage, row: BadInputRow) -> None:
     status, text = certonly(stage, ["example.test"], credentials=path)
     stage.verify_bad_input(row, status, text, {"file": str(path)})
     assert "tokenpart" not in text  # the message describes the token, never shows it
-    assert "tokenpart" not in (stage.box.logs_dir / "letsencrypt.log").read_text()
+    assert "tokenpart" not in (stage.certbot_box.logs_dir / "letsencrypt.log").read_text()
 
 
 @declare(

@@ -100,7 +100,7 @@ def test_token_absent_with_maximal_logging(make_stage: MakeStage) -> None:
         job.close()
     assert status == 0, text
     assert looked >= 10  # certbot was watched through its run, not only at its end
-    log = (stage.box.logs_dir / "letsencrypt.log").read_text()
+    log = (stage.certbot_box.logs_dir / "letsencrypt.log").read_text()
     assert re.search(r"DEBUG:certbot_dns_variomedia\.api\.transport:POST /dns-records -> 202", log)
     assert "DEBUG:urllib3.connectionpool" in log  # the HTTP library logged too
     stage.check_nothing_left()
