@@ -16,7 +16,7 @@ from typing import NoReturn
 
 import pytest
 
-from certbot_dns_variomedia.issuing.session import open_session, register
+from certbot_dns_variomedia.issuing.session import account_url
 from certbot_dns_variomedia.testing.acme.acme2certifier import DEFAULT_ISSUER, Acme2Certifier
 from certbot_dns_variomedia.testing.demo.persist_sandbox import PersistSandbox, Port53Unavailable
 from certbot_dns_variomedia.testing.demo.sandbox import DEMO_CONFIG
@@ -38,12 +38,7 @@ CONFIG = replace(
 def account_of(ca: Acme2Certifier, key: bytes) -> str:
     """The URL the CA gives the account of `key` (created here, as `issue` would): what a
     record made for this account must name."""
-    session = open_session(ca.directory_url, key, ca_bundle=str(ca.ca_bundle))
-    try:
-        register(session.acme, email=None, agree_tos=True)
-        return session.account_uri
-    finally:
-        session.close()
+    return account_url(ca.directory_url, key, ca_bundle=str(ca.ca_bundle), agree_tos=True)
 
 
 @contextmanager

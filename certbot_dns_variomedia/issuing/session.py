@@ -139,6 +139,24 @@ def register(
         )
 
 
+def account_url(
+    directory_url: str,
+    account_key: bytes,
+    *,
+    ca_bundle: str | None = None,
+    email: str | None = None,
+    agree_tos: bool = False,
+) -> str:
+    """The URL the CA gives the account of `account_key` (created if the CA allows): what a
+    dns-persist-01 record for it must name."""
+    session = open_session(directory_url, account_key, ca_bundle=ca_bundle)
+    try:
+        register(session.acme, email=email, agree_tos=agree_tos)
+        return session.account_uri
+    finally:
+        session.close()
+
+
 def explain(error: Exception, directory_url: str, acme_timeout: float) -> str:
     """One message for people from whatever the acme library or the network raised."""
     if isinstance(error, acme_errors.TimeoutError):

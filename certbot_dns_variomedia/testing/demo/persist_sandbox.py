@@ -50,6 +50,8 @@ class PersistSandbox(Service):
         self.cache_dir = self.root / "cache"
 
     def start(self) -> PersistSandbox:
+        if self._sim is not None:
+            raise RuntimeError("PersistSandbox.start() may be called only once")
         self.root.mkdir(parents=True, exist_ok=True)
         self._sim = start_on_port_53(self.config)
         try:
