@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.persist import PersistRecord, build, record_name, too_long
-from ..core.persist_lookup import NameStatus, authoritative_servers, look_up
 from ..core.persist_write import remove_records, set_records
 from ..core.run import ChallengeRun, Settings
 from ..names import to_unicode
-from ..resolver import Resolver
+from . import persist_check
 from .options import (
     UsageError,
     add_challenge_options,
@@ -34,17 +33,22 @@ from .options import (
     add_state_file_option,
     challenge_settings,
     days_value,
-    domain_list,
     load_credentials,
     nameservers,
     state_file,
 )
-from .output import print_json, say, table
-from .persist_account import Authority, add_account_options, resolve
+from .output import print_json, say
+from .persist_account import (
+    Authority,
+    add_account_options,
+    add_key_options,
+    cmd_rotate_key,
+    record_names,
+    resolve,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WARN_DAYS = 30
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -71,13 +75,6 @@ def until_value(text: str) -> int:
     return int(when.timestamp())
 
 
-def _names(args: argparse.Namespace) -> list[str]:
-    names = domain_list(args.domains or [])
-    if not names:
-        raise UsageError("Give the names the record is for (-d example.de -d '*.example.de').")
-    return names
-
-
 def _records(args: argparse.Namespace, authority: Authority) -> dict[str, PersistRecord]:
     """One record per record name: ``-d '*.example.de'`` (or --policy wildcard) asks for
     policy=wildcard at example.de."""
@@ -88,7 +85,7 @@ def _records(args: argparse.Namespace, authority: Authority) -> dict[str, Persis
             f"--persist-until {shown} is in the past: every CA would refuse the record at once."
         )
     wanted: dict[str, PersistRecord] = {}
-    for name in _names(args):
+    for name in record_names(args):
         base = name.removeprefix("*.")
         wildcard = (
             args.policy == "wildcard"
@@ -187,7 +184,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     authority = resolve(args, create=False)
-    bases = list(dict.fromkeys(n.removeprefix("*.") for n in _names(args)))
+    bases = list(dict.fromkeys(n.removeprefix("*.") for n in record_names(args)))
     with _run(args) as run:
         placements, removed = remove_records(
             run, bases, issuer=authority.issuer, account_uri=authority.account_uri
@@ -215,111 +212,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     say("New validations with this record fail from now on; authorizations the CA already")
     say("holds stay valid until they expire. To stop issuing at once, deactivate the account.")
     return 0
-
-
-# -- check ----------------------------------------------------------------------------------------
-
-
-def _status_word(status: NameStatus, now: float, warn_days: float) -> str:
-    if not status.valid:
-        return "FAIL"
-    assert status.standing.valid is not None
-    days = status.standing.valid.days_left(now)
-    return "WARN" if days is not None and days < warn_days else "ok"
-
-
-def _until_cell(record: PersistRecord | None, now: float) -> str:
-    if record is None:
-        return "-"
-    days = record.days_left(now)
-    return record.until_text() if days is None else f"{record.until_text()} ({days:.0f} days)"
-
-
-def _status_json(status: NameStatus, word: str, now: float) -> dict[str, Any]:
-    valid = status.standing.valid
-    return {
-        "name": status.name,
-        "record_name": status.chain[0],
-        "queried_name": status.queried,
-        "status": word.lower(),
-        "problem": status.problem,
-        "record": None if valid is None else valid.value(),
-        "wildcard": None if valid is None else valid.wildcard,
-        "persist_until": None if valid is None else valid.persist_until,
-        "days_left": None if valid is None else valid.days_left(now),
-        "servers": [
-            {"server": str(a.server), "values": sorted(a.values), "error": a.error}
-            for a in status.answers
-        ],
-        "conflicting": status.seen.conflicting,
-        "malformed": [{"value": v, "why": w} for v, w in status.seen.malformed],
-        "other_accounts": [r.account_uri for r in status.seen.other_accounts],
-    }
-
-
-def _notes(statuses: Sequence[NameStatus]) -> list[str]:
-    notes: list[str] = []
-    for status in {s.queried: s for s in statuses}.values():
-        where = to_unicode(status.queried)
-        for value, why in status.seen.malformed:
-            notes.append(f'{where}: malformed record "{value}" ({why})')
-        if status.seen.conflicting:
-            notes.append(f"{where}: this account has several records for this CA that differ")
-        for other in status.seen.other_accounts:
-            notes.append(f"{where}: this CA's record for another account, {other.account_uri}")
-    return notes
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    authority = resolve(args, create=False)
-    given = nameservers(args)
-    resolver = Resolver(bootstrap=given)
-    now = time.time()
-    statuses = look_up(
-        _names(args),
-        resolver=resolver,
-        servers_for=authoritative_servers(resolver, given),
-        issuers=authority.issuers,
-        account_uri=authority.account_uri,
-        now=now,
-    )
-    words = [_status_word(s, now, args.warn_days) for s in statuses]
-    code = 2 if "FAIL" in words else 1 if "WARN" in words else 0
-    if args.json:
-        print_json(
-            {
-                "account_uri": authority.account_uri,
-                "issuers": list(authority.issuers),
-                "status": code,
-                "names": [_status_json(s, w, now) for s, w in zip(statuses, words, strict=True)],
-            }
-        )
-        return code
-    say(f"dns-persist-01 for {authority.account_uri} at {', '.join(authority.issuers)}:")
-    rows = []
-    for status, word in zip(statuses, words, strict=True):
-        valid = status.standing.valid
-        scope = "-" if valid is None else "wildcard" if valid.wildcard else "this name only"
-        shown = f"{sum(1 for a in status.answers if not a.failed)} of {len(status.answers)}"
-        rows.append(
-            [
-                to_unicode(status.name),
-                word,
-                scope,
-                _until_cell(valid, now),
-                shown,
-                status.problem or "",
-            ]
-        )
-    say(table(["NAME", "STATUS", "COVERS", "PERSIST UNTIL", "SERVERS", "PROBLEM"], rows))
-    for note in _notes(statuses):
-        say(f"note: {note}")
-    if code == 1:
-        say(
-            f"persistUntil is less than {args.warn_days:g} days away: renew the record with "
-            "'variomedia-dns persist set ... --persist-until DATE --replace'."
-        )
-    return code
 
 
 # -- registration ---------------------------------------------------------------------------------
@@ -397,12 +289,21 @@ def register(
     check.add_argument(
         "--warn-days",
         type=days_value,
-        default=DEFAULT_WARN_DAYS,
+        default=persist_check.DEFAULT_WARN_DAYS,
         metavar="DAYS",
-        help=f"exit 1 when persistUntil is fewer days away (default: {DEFAULT_WARN_DAYS})",
+        help="exit 1 when persistUntil is fewer days away (default: "
+        f"{persist_check.DEFAULT_WARN_DAYS})",
     )
     add_nameservers_option(check)
-    check.set_defaults(func=cmd_check)
+    check.set_defaults(func=persist_check.cmd_check)
+
+    rotate_help = "give issue's account at --server a new key; its URL, and so its records, stay"
+    rotate = actions.add_parser(
+        "rotate-key", parents=[common], help=rotate_help, description=rotate_help
+    )
+    add_key_options(rotate)
+    add_json_option(rotate)
+    rotate.set_defaults(func=cmd_rotate_key)
 
     remove = action("remove", "delete exactly this account's record(s) for this CA", create=False)
     add_credentials_option(remove)

@@ -1,4 +1,5 @@
-"""Which ACME account, at which CA, a ``variomedia-dns persist`` command speaks for.
+"""Which ACME account, at which CA, and for which names a ``variomedia-dns persist`` command
+speaks.
 
 A dns-persist-01 record names the account by the URL its CA gave it, and the CA by an issuer
 domain name. The account comes from one of:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,10 +30,11 @@ from ..core.persist import MalformedRecord, normalize_issuer
 from ..errors import ConfigurationError
 from ..issue import DEFAULT_ACME_TIMEOUT, LETSENCRYPT_STAGING, CertificateError
 from ..issuing.keys import generate_key, key_to_pem
-from ..issuing.session import Session, explain, open_session, register
+from ..issuing.session import Session, change_key, explain, open_session, register
 from ..paths import default_account_key
-from .certfiles import load_or_create_account_key
-from .options import UsageError
+from .certfiles import PRIVATE_MODE, load_or_create_account_key, write_files
+from .options import UsageError, domain_list
+from .output import print_json, say
 
 CERTBOT_CONFIG_DIR = Path("/etc/letsencrypt")
 
@@ -48,8 +51,16 @@ class Authority:
         return self.issuers[0]
 
 
-def add_account_options(parser: argparse.ArgumentParser, *, create: bool) -> None:
-    """The options that name the account and the CA (see the module's docstring)."""
+def record_names(args: argparse.Namespace) -> list[str]:
+    """The names of ``-d``, which every persist action needs."""
+    names = domain_list(args.domains or [])
+    if not names:
+        raise UsageError("Give the names the record is for (-d example.de -d '*.example.de').")
+    return names
+
+
+def add_key_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """--server/--staging, issue's --account-key and --ca-bundle: a CA and a key there."""
     group = parser.add_argument_group("account and CA")
     ca = group.add_mutually_exclusive_group()
     ca.add_argument(
@@ -59,16 +70,28 @@ def add_account_options(parser: argparse.ArgumentParser, *, create: bool) -> Non
         "--staging", action="store_true", help=f"Let's Encrypt's staging CA ({LETSENCRYPT_STAGING})"
     )
     group.add_argument(
-        "--account-uri",
-        metavar="URL",
-        help="the account's URL as the CA gave it; no request to the CA (needs --issuer, or "
-        "--server for its caaIdentities)",
-    )
-    group.add_argument(
         "--account-key",
         metavar="FILE",
         help="with --server: the account key of 'variomedia-dns issue' (default: its default "
         "key for that CA)",
+    )
+    group.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="verify the CA's HTTPS with this PEM bundle (test CAs)",
+    )
+    parser.set_defaults(account_uri=None, certbot=False)
+    return group
+
+
+def add_account_options(parser: argparse.ArgumentParser, *, create: bool) -> None:
+    """The options that name the account and the CA (see the module's docstring)."""
+    group = add_key_options(parser)
+    group.add_argument(
+        "--account-uri",
+        metavar="URL",
+        help="the account's URL as the CA gave it; no request to the CA (needs --issuer, or "
+        "--server for its caaIdentities)",
     )
     group.add_argument(
         "--certbot",
@@ -86,11 +109,6 @@ def add_account_options(parser: argparse.ArgumentParser, *, create: bool) -> Non
         metavar="NAME",
         help="the CA's issuer domain name, e.g. letsencrypt.org (default: the directory's "
         "caaIdentities)",
-    )
-    group.add_argument(
-        "--ca-bundle",
-        metavar="FILE",
-        help="verify the CA's HTTPS with this PEM bundle (test CAs)",
     )
     if create:
         group.add_argument(
@@ -204,3 +222,43 @@ def resolve(args: argparse.Namespace, *, create: bool) -> Authority:
     finally:
         if session is not None:
             session.close()
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """A new key for issue's account at --server; the account URL, and so every record that
+    names it, stays. The new key is on disk before the CA is asked, and takes the old key's
+    place only once the CA has accepted it."""
+    server = _server(args)
+    if server is None or args.account_uri or args.certbot:
+        raise UsageError(
+            "rotate-key replaces the key of issue's account at a CA: give --server URL (and "
+            "--account-key FILE if it is not the default); certbot has no key rollover."
+        )
+    path = Path(args.account_key).expanduser() if args.account_key else default_account_key(server)
+    if not path.exists():
+        raise ConfigurationError(f"There is no account key at {path}; nothing to rotate.")
+    new_key = key_to_pem(generate_key("ecdsa"))
+    pending = path.with_name(path.name + ".new")
+    write_files(path.parent, {pending.name: (new_key, PRIVATE_MODE)})
+    session = None
+    try:
+        session = open_session(server, load_or_create_account_key(path), ca_bundle=args.ca_bundle)
+        register(session.acme, email=None, agree_tos=False, create=False)
+        uri = session.account_uri
+        change_key(session, new_key)
+    except BaseException as e:
+        pending.unlink(missing_ok=True)  # the CA still knows the old key only
+        if isinstance(e, (acme_errors.Error, requests.RequestException, DeserializationError)):
+            raise CertificateError(explain(e, server, DEFAULT_ACME_TIMEOUT)) from None
+        raise
+    finally:
+        if session is not None:
+            session.close()
+    os.replace(pending, path)
+    if args.json:
+        print_json({"account_uri": uri, "account_key": str(path)})
+        return 0
+    say(f"The account {uri} now signs with a new key, in {path}.")
+    say("Its URL is the same, so its dns-persist-01 records stand as they are; the CA no longer")
+    say("accepts the old key.")
+    return 0

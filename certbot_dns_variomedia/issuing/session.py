@@ -7,13 +7,14 @@ need the account's URL: a dns-persist-01 record names the account by the URL the
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
 from acme import client as acme_client
 from acme import errors as acme_errors
-from acme import messages
+from acme import jws, messages
 from josepy.jwk import JWK
 from requests.adapters import HTTPAdapter
 
@@ -155,6 +156,17 @@ def account_url(
         return session.account_uri
     finally:
         session.close()
+
+
+def change_key(session: Session, new_key: bytes) -> None:
+    """Move the session's account to `new_key` (RFC 8555 section 7.3.5): the account, and its
+    URL, stay; from then on the CA accepts only the new key. The inner JWS, signed with the
+    new key, proves its holder asks; the outer one, with the old key, that the account does."""
+    new_jwk, new_alg = account_jwk(new_key)
+    url = session.acme.directory["keyChange"]
+    change = {"account": session.account_uri, "oldKey": session.jwk.public_key().to_partial_json()}
+    inner = jws.JWS.sign(json.dumps(change).encode(), key=new_jwk, alg=new_alg, nonce=None, url=url)
+    session.acme._post(url, inner)
 
 
 def explain(error: Exception, directory_url: str, acme_timeout: float) -> str:

@@ -212,3 +212,46 @@ def test_set_keeps_other_records_and_replaces_only_when_asked(
     assert gone.returncode == 2
     assert re.search(r"shop\.example\.test\s+FAIL", gone.stdout)
     assert "the record for this CA names another account" in gone.stdout
+
+
+def test_a_new_account_key_keeps_the_account_url_and_so_the_record(
+    box: PersistSandbox, tmp_path: Path
+) -> None:
+    key = tmp_path / "account-key.pem"
+    shown = variomedia_dns(
+        box, tmp_path, "persist", "show", "-d", "rotate.example.test", *ca(box),
+        "--account-key", str(key), "--agree-tos",
+    )  # fmt: skip
+    url = ACCOUNT_URL.search(shown.stdout)
+    assert url is not None, shown.stdout + shown.stderr
+    box.sim.add_record(
+        "example.test",
+        "_validation-persist.rotate",
+        "TXT",
+        f"{DEFAULT_ISSUER}; accounturi={url[1]}",
+    )
+    old = key.read_bytes()
+
+    rotated = variomedia_dns(
+        box, tmp_path, "persist", "rotate-key", *ca(box), "--account-key", str(key)
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.startswith(f"The account {url[1]} now signs with a new key, in {key}.")
+    assert key.read_bytes() != old
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("account-key")) == [
+        "account-key.pem"  # no .new left behind
+    ]
+    before = box.sim.counters.total
+    issued = variomedia_dns(
+        box, tmp_path, "issue", "--challenge", "dns-persist-01", "-d", "rotate.example.test",
+        *ca(box), *dns(box), "--account-key", str(key), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr  # the same record serves the new key
+    assert box.sim.counters.total == before
+    key.write_bytes(old)
+    refused = variomedia_dns(
+        box, tmp_path, "persist", "check", "-d", "rotate.example.test", *ca(box), *dns(box),
+        "--account-key", str(key),
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "This key has no account at the CA" in refused.stderr  # the old key is retired
