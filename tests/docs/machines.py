@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from certbot_dns_variomedia.testing.acme.acme2certifier import Acme2Certifier
 from certbot_dns_variomedia.testing.acme.pebble import Pebble
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
@@ -206,6 +207,11 @@ class World:
     layer: Path
     sim: VariomediaSimulator
     pebble: Pebble
+    # The dns-persist-01 CA (it asks the simulator's name servers on port 53); None where port
+    # 53 cannot be bound, with the reason.
+    persist_ca: Acme2Certifier | None = None
+    persist_unavailable: str = ""
+    persist_account: str = ""  # the account URL `persist show` printed
     machines: dict[str, Machine] = field(default_factory=dict)
     images: dict[str, Path] = field(default_factory=dict)  # docker image name -> its venv
     added_records: list[str] = field(default_factory=list)  # ids from `records add`, in order

@@ -22,6 +22,10 @@ Substitutions, the same for every command:
 * the plugin and the ``variomedia-dns`` commands that look up name servers get
   ``--dns-variomedia-nameservers`` / ``--nameservers`` with the simulator's servers (the zones'
   NS records cannot be looked up on loopback); ``variomedia-dns issue --staging`` asks Pebble;
+* the dns-persist-01 commands (``persist ...``, ``issue --challenge dns-persist-01``) ask
+  acme2certifier for ``--staging`` (Pebble does not offer the challenge); it validates against
+  the simulator's name servers on port 53, which only root may bind: elsewhere they are
+  skipped with that reason;
 * ``pip install certbot certbot-dns-variomedia`` installs the wheel built from this checkout
   (``--no-index --no-deps``), with certbot and the other dependencies taken from the project
   virtualenv (see `dist`); ``python3 -m venv`` makes the venv with the test's Python;
@@ -47,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import pytest
 from testing.served import serve_sandbox
 
 from certbot_dns_variomedia import __version__
@@ -518,6 +523,70 @@ def run_systemctl_enable(runner: Runner, machine: Machine, command: Command) -> 
 # -- variomedia-dns ---------------------------------------------------------------------------
 
 NEEDS_NAMESERVERS = {"check", "doctor", "issue", "certbot-auth", "certbot-cleanup"}
+PERSIST_NEEDS_NAMESERVERS = {"set", "check", "remove"}
+PERSIST_RECORD = re.compile(
+    r'^_validation-persist\.example\.de\. IN TXT "ca\.variomedia\.test; '
+    r'accounturi=(?P<account>\S+); policy=wildcard"$',
+    re.MULTILINE,
+)
+
+
+def _persist(args: Sequence[str]) -> bool:
+    """For the dns-persist-01 CA: ``persist ...`` and ``issue --challenge dns-persist-01``."""
+    return args[0] == "persist" or _option(args, "--challenge") == "dns-persist-01"
+
+
+def persist_ca_arguments(world: World, argv: list[str]) -> list[str]:
+    """``--staging`` asks acme2certifier (Pebble does not offer dns-persist-01)."""
+    if world.persist_ca is None:
+        pytest.skip(f"the dns-persist-01 commands need port 53: {world.persist_unavailable}")
+    assert "--staging" in argv, argv
+    argv.remove("--staging")
+    ca = world.persist_ca
+    return [*argv, "--server", ca.directory_url, "--ca-bundle", str(ca.ca_bundle)]
+
+
+def run_persist(runner: Runner, machine: Machine, command: Command) -> str:
+    """A step of the README's dns-persist-01 block, and what it must have done."""
+    world = runner.world
+    args = command.argv[1:]
+    argv = [str(machine.which("variomedia-dns")), *(machine.map_arg(a) for a in args)]
+    action = args[1] if args[0] == "persist" else "issue"
+    if action in PERSIST_NEEDS_NAMESERVERS or action == "issue":
+        argv = [*argv, "--nameservers", world.nameservers]
+    before = world.sim.counters.total
+    output = check(machine.run(persist_ca_arguments(world, argv)), command)
+    requests = world.sim.counters.total - before
+    assert world.sim.token not in output
+    live = [
+        r.data
+        for r in world.sim.records()
+        if r.fqdn == "_validation-persist.example.de" and not r.deleted
+    ]
+    if action == "show":
+        shown = PERSIST_RECORD.search(output)
+        assert shown, output
+        world.persist_account = shown["account"]
+        return f"printed the record for {shown['account']}"
+    mine = f"ca.variomedia.test; accounturi={world.persist_account}; policy=wildcard"
+    if action == "set":
+        assert live == [mine], live
+        return "set; visible on both name servers"
+    if action == "check":
+        assert re.search(r"^\*\.example\.de\s+ok\s+wildcard", output, re.MULTILINE), output
+        return "ok on both name servers"
+    if action == "issue":
+        out = _option(args, "--out") or ""
+        assert certificate_names(Path(machine.map_arg(out)) / "cert.pem") == _domains(args)
+        assert requests == 0, f"{requests} API requests with the record standing"
+        return f"issued {', '.join(_domains(args))} into {out} with no API request"
+    if action == "rotate-key":
+        assert output.startswith(f"The account {world.persist_account} now signs"), output
+        return "a new key; the same account URL"
+    if action == "remove":
+        assert live == [], live
+        return "this account's record removed"
+    raise AssertionError(f"no checks for variomedia-dns persist {action}")
 
 
 def run_variomedia_dns(runner: Runner, machine: Machine, command: Command) -> str:
@@ -801,8 +870,7 @@ def run_simulator(runner: Runner, machine: Machine, command: Command) -> str:
 
 
 def checked_benchmark(runner: Runner, machine: Machine, command: Command) -> str:
-    """About a minute and a half of real certbot runs, by hand: too slow for every test run.
-    Its options must still exist."""
+    """A benchmark runs by hand, too slow for every test run; its options must still exist."""
     result = subprocess.run(
         [sys.executable, command.argv[1], "--help"],
         cwd=runner.world.repo,
@@ -868,7 +936,16 @@ RULES: tuple[Rule, ...] = (
         "no Docker engine; the image's certbot runs with the volumes' paths",
     ),
     Rule("certbot", _program("certbot"), run_certbot),
-    Rule("variomedia-dns", _program("variomedia-dns"), run_variomedia_dns),
+    Rule(
+        "variomedia-dns",
+        lambda argv: _program("variomedia-dns")(argv) and not _persist(argv[1:]),
+        run_variomedia_dns,
+    ),
+    Rule(
+        "variomedia-dns with dns-persist-01",
+        lambda argv: _program("variomedia-dns")(argv) and _persist(argv[1:]),
+        run_persist,
+    ),
     Rule("cp-audit", _program("cp-audit"), run_cp_audit),
     Rule("check_cp_audit", _program("check_cp_audit"), run_cp_audit),
     Rule(
@@ -900,5 +977,12 @@ RULES: tuple[Rule, ...] = (
         checked_benchmark,
         "checked",
         "about a minute and a half of certbot runs: run by hand",
+    ),
+    Rule(
+        "dns-persist-01 benchmark",
+        _is("python", "benchmarks/persist_timing.py"),
+        checked_benchmark,
+        "checked",
+        "half a minute of renewals at acme2certifier: run by hand",
     ),
 )

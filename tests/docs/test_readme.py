@@ -10,6 +10,8 @@ certbot releases, commands quoted inline, links and anchors.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -18,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_variomedia.plugin import Authenticator
+from certbot_dns_variomedia.testing.acme.acme2certifier import Acme2Certifier
 from certbot_dns_variomedia.testing.acme.pebble import Pebble
+from certbot_dns_variomedia.testing.variomedia.port53 import Port53Unavailable, start_on_port_53
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
 from . import dist
@@ -179,10 +183,29 @@ def test_the_credentials_block_is_the_example_file() -> None:
 
 @pytest.fixture
 def world(tmp_path: Path, built: dist.Dist, layer: Path) -> Iterator[World]:
-    with VariomediaSimulator(README_SIM) as sim:
-        slowest = sim.nameservers[-1]  # README_SIM lists its name servers slowest last
-        with Pebble(tmp_path / "pebble", dns_server=slowest) as pebble:
-            yield World(tmp_path, REPO, built, layer, sim, pebble)
+    """The simulator's name servers on port 53 where this machine allows it: the dns-persist-01
+    CA (acme2certifier) asks nowhere else. As root that must work; elsewhere the dns-persist-01
+    commands say why they cannot run."""
+    with contextlib.ExitStack() as stack:
+        unavailable = ""
+        try:
+            sim = start_on_port_53(README_SIM)
+            stack.callback(sim.stop)
+        except Port53Unavailable as e:
+            if os.geteuid() == 0:
+                pytest.fail(f"running as root, yet: {e}")
+            unavailable = str(e)
+            sim = stack.enter_context(VariomediaSimulator(README_SIM))
+        slowest = sim.dns_servers[-1]  # README_SIM lists its name servers slowest last
+        pebble = stack.enter_context(
+            Pebble(tmp_path / "pebble", dns_server=f"{slowest.address}:{slowest.port}")
+        )
+        persist_ca = None
+        if not unavailable:
+            persist_ca = stack.enter_context(
+                Acme2Certifier(tmp_path / "acme2certifier", dns_servers=[slowest.address])
+            )
+        yield World(tmp_path, REPO, built, layer, sim, pebble, persist_ca, unavailable)
 
 
 def apply_credentials(world: World, block: Block) -> str:
