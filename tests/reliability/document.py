@@ -16,11 +16,21 @@ import importlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 if not __package__:  # run as a script: make the package importable as the tests import it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reliability.rows import BAD_INPUTS, CLAIMS, FAULTS, PROMISES, Row, Run
+from reliability.rows import (
+    BAD_INPUTS,
+    CLAIMS,
+    FAULTS,
+    PROMISES,
+    BadInputRow,
+    FaultRow,
+    Row,
+    Run,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "reliability.md"
@@ -92,9 +102,20 @@ def _ids(prefix: str, rows: Iterable[Row]) -> dict[str, str]:
     return {row.test: f"{prefix}{i}" for i, row in enumerate(rows, 1)}
 
 
+R = TypeVar("R", FaultRow, BadInputRow)
+
+
+def _in_module_order(rows: list[R]) -> list[R]:
+    """Rows in the order of `MODULES`, then as declared: two modules add bad inputs, and which
+    of them pytest imports first differs from run to run."""
+    return sorted(rows, key=lambda row: MODULES.index(f"reliability.{Path(row.test).stem}"))
+
+
 def render() -> str:
     """The whole document as the tests declare it."""
     load()
+    FAULTS[:] = _in_module_order(FAULTS)
+    BAD_INPUTS[:] = _in_module_order(BAD_INPUTS)
     fault_ids = _ids("F", FAULTS)
     bad_ids = _ids("B", BAD_INPUTS)
     secrets = [c for c in CLAIMS if c.section == "secrets"]
