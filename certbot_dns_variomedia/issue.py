@@ -237,10 +237,11 @@ def _choose(
             writer.run()  # credentials are needed now, before anything is answered
             continue
         allowed = _checked_issuers(item.challb, item.name)
-        if plan is not None and plan.issuer not in allowed:
+        named = plan.issuer_of.get(item.name) if plan is not None else None
+        if named is not None and named not in allowed:
             raise CertificateError(
                 f"The CA's dns-persist-01 challenge for {to_unicode(item.name)} accepts records "
-                f"naming {', '.join(allowed)}, not {plan.issuer}: set the record with "
+                f"naming {', '.join(allowed)}, not {named}: set the record with "
                 f"--issuer {allowed[0]}."
             )
     return items

@@ -28,13 +28,18 @@ CHOICES: tuple[Choice, ...] = ("dns-01", "dns-persist-01", "auto")
 class PersistPlan:
     """The names dns-persist-01 answers, and the records to set before the order."""
 
-    issuer: str  # the issuer domain name records name (the first the CA goes by)
     account_uri: str
-    persist: frozenset[str]  # certificate names ("*.example.de" with its star)
+    issuer_of: dict[str, str]  # certificate name ("*.example.de" with its star) → the issuer
+    # domain name of the record that answers it
     to_set: dict[str, PersistRecord] = field(default_factory=dict)  # identifier → record
 
+    @property
+    def persist(self) -> frozenset[str]:
+        """The certificate names dns-persist-01 answers."""
+        return frozenset(self.issuer_of)
+
     def kind(self, name: str) -> ChallengeType:
-        return "dns-persist-01" if name in self.persist else "dns-01"
+        return "dns-persist-01" if name in self.issuer_of else "dns-01"
 
 
 def _base(name: str) -> str:
@@ -57,12 +62,12 @@ def plan_persist(
     """Decide for every name; raise `ConfigurationError` listing every name that cannot be
     answered as asked (nothing has been written or ordered then)."""
     wildcards = {_base(s.name) for s in statuses if s.name.startswith("*.")}
-    persist: set[str] = set()
+    issuer_of: dict[str, str] = {}
     to_set: dict[str, PersistRecord] = {}
     problems: list[str] = []
     for status in statuses:
-        if status.valid:
-            persist.add(status.name)
+        if status.valid and status.standing.valid is not None:
+            issuer_of[status.name] = status.standing.valid.issuer
             continue
         if choice == "auto":
             continue  # dns-01 answers it
@@ -73,7 +78,7 @@ def plan_persist(
             to_set[base] = build(
                 issuers[0], account_uri, wildcard=base in wildcards or name.startswith("*.")
             )
-            persist.add(name)
+            issuer_of[name] = issuers[0]
             continue
         why = status.problem or "no record"
         if fixable:
@@ -91,4 +96,4 @@ def plan_persist(
             f"No dns-persist-01 record authorizes the account {account_uri} at "
             f"{', '.join(issuers)} for every name; nothing was ordered.\n  " + "\n  ".join(problems)
         )
-    return PersistPlan(issuers[0], account_uri, frozenset(persist), to_set)
+    return PersistPlan(account_uri, issuer_of, to_set)

@@ -97,3 +97,23 @@ def test_a_record_without_wildcard_policy_is_reported_before_the_order_even_with
 def test_a_server_without_an_answer_is_not_written_over() -> None:
     with pytest.raises(ConfigurationError, match="no usable answer from ns2"):
         plan([status("example.test", error="timeout after 3 s")], can_write=True)
+
+
+def test_the_plan_knows_which_issuer_each_standing_record_names() -> None:
+    second = f"ca2.example; accounturi={ACCOUNT}"
+    judged = judge(
+        [second], issuers=("ca.example", "ca2.example"), account_uri=ACCOUNT,
+        wildcard_needed=False, now=NOW,
+    )  # fmt: skip
+    answers = tuple(TxtAnswer(s, record_name("example.test"), frozenset([second])) for s in SERVERS)
+    status = NameStatus("example.test", (record_name("example.test"),), answers, judged, judged)
+
+    result = plan_persist(
+        [status],
+        choice="dns-persist-01",
+        issuers=("ca.example", "ca2.example"),
+        account_uri=ACCOUNT,
+        can_write=False,
+    )
+
+    assert result.issuer_of == {"example.test": "ca2.example"}  # checked against the challenge
