@@ -25,6 +25,8 @@ from docs import dist
 
 REPO = dist.REPO
 TESTING = REPO / "certbot_dns_variomedia" / "testing"
+# The dns-persist-01 CA runner: the one test server with an extra of its own (acme-ca).
+ACME_CA = TESTING / "acme" / "acme2certifier.py"
 
 
 def extras_require() -> tuple[list[str], dict[str, list[str]]]:
@@ -39,10 +41,10 @@ def extras_require() -> tuple[list[str], dict[str, list[str]]]:
     return lines(config["options"]["install_requires"]), extras
 
 
-def imported_top_level(package: Path) -> set[str]:
-    """Top-level names of the absolute imports of every module below `package`."""
+def imported_top_level(paths: list[Path]) -> set[str]:
+    """Top-level names of the absolute imports of these modules."""
     names: set[str] = set()
-    for path in package.rglob("*.py"):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names |= {alias.name.split(".")[0] for alias in node.names}
@@ -51,26 +53,32 @@ def imported_top_level(package: Path) -> set[str]:
     return names
 
 
-def distributions_imported_by(package: Path) -> set[str]:
-    """The distributions `package`'s third-party imports come from (canonical names)."""
+def distributions_imported_by(paths: list[Path]) -> set[str]:
+    """The distributions these modules' third-party imports come from (canonical names)."""
     providers = importlib.metadata.packages_distributions()
-    third_party = imported_top_level(package) - set(sys.stdlib_module_names) - {"__future__"}
+    third_party = imported_top_level(paths) - set(sys.stdlib_module_names) - {"__future__"}
     third_party.discard(dist.PROJECT)
     missing = third_party - set(providers)
     assert not missing, f"imports no installed distribution provides: {missing}"
     return {canonicalize_name(d) for name in third_party for d in providers[name]}
 
 
-def test_the_sim_extra_is_what_the_simulators_import_beyond_the_requirements() -> None:
+def test_the_sim_extras_are_what_the_test_servers_import_beyond_the_requirements() -> None:
     install_requires, extras = extras_require()
-    needed = distributions_imported_by(TESTING)
     installed_anyway = dist.requirement_closure(install_requires)
 
-    sim = {canonicalize_name(Requirement(r).name) for r in extras["sim"]}
-    assert sim == needed - installed_anyway
+    def names(extra: str) -> set[str]:
+        return {canonicalize_name(Requirement(r).name) for r in extras[extra]}
+
+    servers = [p for p in TESTING.rglob("*.py") if p != ACME_CA]
+    needed = distributions_imported_by(servers)
+    assert names("sim") == needed - installed_anyway
     assert needed <= dist.requirement_closure(install_requires + extras["sim"])
-    # The project's own tests run the simulators too.
-    assert "certbot-dns-variomedia[sim]" in extras["test"]
+    # acme2certifier (GPL, run as a process of its own) only for those who run that CA.
+    ca_needed = distributions_imported_by([ACME_CA]) - needed
+    assert names("acme-ca") == ca_needed - installed_anyway
+    # The project's own tests run all of them.
+    assert "certbot-dns-variomedia[sim,acme-ca]" in extras["test"]
 
 
 def test_install_messages_name_the_sim_extra() -> None:

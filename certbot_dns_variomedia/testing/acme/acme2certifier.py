@@ -1,7 +1,7 @@
 """Run acme2certifier on loopback: a third-party ACME server that validates dns-persist-01.
 
 Debian's Pebble predates the dns-persist-01 challenge, so the tests that issue with it need a CA
-that no one here wrote: acme2certifier (PyPI, GPL; the ``sim`` extra pins it), served by
+that no one here wrote: acme2certifier (PyPI, GPL; the ``acme-ca`` extra pins it), served by
 werkzeug over HTTPS from a child process, with its OpenSSL CA handler and a SQLite file under
 ``workdir``. Its validator asks the DNS servers of ``dns_servers`` (addresses only: it always
 asks port 53) for ``_validation-persist`` and ``_acme-challenge`` TXT records.
@@ -107,8 +107,8 @@ class Acme2Certifier(ProcessService):
             import acme2certifier  # noqa: F401, PLC0415 - only to say plainly when it is missing
         except ImportError:
             raise Acme2CertifierError(
-                "acme2certifier is not installed; install the simulators' extra: "
-                "pip install 'certbot-dns-variomedia[sim]' (it pins acme2certifier==0.46.3)"
+                "acme2certifier is not installed; install the test CA's extra: "
+                "pip install 'certbot-dns-variomedia[acme-ca]' (it pins acme2certifier==0.46.3)"
             ) from None
         self._prepare()
         assert self._tls is not None
