@@ -44,6 +44,7 @@ from .results import (
     Thresholds,
 )
 from .tls import probe_https, probe_smtp
+from .transport import DEFAULT_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class AuditSettings:
     (25 and 443; tests move them to loopback ports; TLSA is always looked up for port 25).
     ``ca_bundle`` replaces the system's roots for the chain checks and the Control Panel
     connection (``None``: system roots). ``timeout`` bounds each connection and DNS step.
+    ``cp_rate`` is how many requests per second the Control Panel is sent at most.
     """
 
     domain: str
@@ -70,6 +72,7 @@ class AuditSettings:
     ehlo_name: str | None = None
     page_size: int = 200
     top_partners: int = 10
+    cp_rate: float = DEFAULT_RATE
 
 
 def _is_address(host: str) -> bool:
@@ -163,6 +166,7 @@ def _ask_control_panel(
         credentials,
         verify=settings.ca_bundle or True,
         timeout=(settings.timeout, max(settings.timeout, 60.0)),
+        rate=settings.cp_rate,
     )
     problems: list[str] = []
     with client:

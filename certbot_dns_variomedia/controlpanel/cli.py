@@ -22,6 +22,7 @@ from .credentials import ControlPanelCredentials, load_controlpanel_credentials
 from .errors import ControlPanelError
 from .report import render_text, to_json
 from .results import Thresholds
+from .transport import DEFAULT_RATE
 from .verdict import judge
 
 EXIT_UNUSABLE = 3
@@ -113,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="check certificates and DNS only; no credentials needed, no mail flow",
     )
     parser.add_argument(
+        "--cp-rate",
+        type=_positive,
+        metavar="N",
+        default=DEFAULT_RATE,
+        help=f"send at most N requests per second to the Control Panel (default: {DEFAULT_RATE:g})",
+    )
+    parser.add_argument(
         "--timeout",
         type=_positive,
         metavar="SECONDS",
@@ -178,6 +186,7 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
         https_port=args.https_port,
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
+        cp_rate=args.cp_rate,
     )
 
 

@@ -29,7 +29,7 @@ from .models import (
     format_api_time,
 )
 from .search import MAX_SPLIT_DEPTH, MAX_WINDOW_RESULTS, walk_emails
-from .transport import DEFAULT_TIMEOUT, Transport
+from .transport import DEFAULT_RATE, DEFAULT_TIMEOUT, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,12 @@ class ControlPanelClient:
         clock: Clock = SYSTEM_CLOCK,
         max_retries: int = 3,
         max_retry_after: float = 30.0,
+        rate: float = DEFAULT_RATE,
         credentials_source: str = "the credentials file",
         session: requests.Session | None = None,
     ) -> None:
-        """``verify`` is True (system CAs), False, or the path of a CA bundle; the retry
-        options are :class:`~.transport.Transport`'s."""
+        """``verify`` is True (system CAs), False, or the path of a CA bundle; ``rate`` (requests
+        per second) and the retry options are :class:`~.transport.Transport`'s."""
         self.transport = Transport(
             base_url,
             app_id=app_id,
@@ -72,6 +73,7 @@ class ControlPanelClient:
             clock=clock,
             max_retries=max_retries,
             max_retry_after=max_retry_after,
+            rate=rate,
             credentials_source=credentials_source,
             session=session,
         )

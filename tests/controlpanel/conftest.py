@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from certbot_dns_variomedia.clock import Clock
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
+from certbot_dns_variomedia.controlpanel.transport import DEFAULT_RATE
 from certbot_dns_variomedia.nameservers import NameServer
 from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.acme.certs import (
@@ -61,12 +63,13 @@ def sim() -> Iterator[ControlPanelSimulator]:
 
 def make_client(
     sim: ControlPanelSimulator,
-    clock: RecordingClock | None = None,
+    clock: Clock | None = None,
     *,
     max_retries: int = 3,
     max_retry_after: float = 30.0,
     cp_token: str | None = None,
     app_id: str | None = None,
+    rate: float = DEFAULT_RATE,
 ) -> ControlPanelClient:
     """A client of ``sim`` with short timeouts (a hung test fails fast)."""
     c = sim.config
@@ -79,6 +82,7 @@ def make_client(
         clock=clock or RecordingClock(),
         max_retries=max_retries,
         max_retry_after=max_retry_after,
+        rate=rate,
     )
 
 

@@ -357,6 +357,7 @@ def test_missing_credentials_say_how_to_give_them(
         (["--domain", "example.test", "--warn-days", "3", "--crit-days", "5"], "--crit-days 5"),
         (["--domain", "exa mple..test", "--no-control-panel"], "not a valid domain name"),
         (["--domain", "example.test", "--smtp-port", "70000"], "port number"),
+        (["--domain", "example.test", "--cp-rate", "0"], "--cp-rate: must be more than 0"),
         (["--days", "7"], "--domain"),
     ],
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from certbot_dns_variomedia.clock import SYSTEM_CLOCK
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
 from certbot_dns_variomedia.testing.controlpanel.simulator import ControlPanelSimulator
@@ -159,6 +160,29 @@ def test_429_retries_are_bounded(sim: ControlPanelSimulator, clock: RecordingClo
     assert caught.value.status_code == 429
     assert clock.sleeps == [1.0, 1.0]
     assert sim.counters["status 429"] == 3
+
+
+def test_paced_below_a_panel_that_allows_5_requests_per_second(
+    sim: ControlPanelSimulator,
+) -> None:
+    """Issue 12 section 9: the client's own traffic never draws a 429 (real clock, real HTTP)."""
+    sim.config.rate_limit = 5
+    with make_client(sim, SYSTEM_CLOCK) as cp:
+        cp.login(sim.config.username, sim.config.password)
+        for _ in range(6):
+            cp.version()
+    assert sim.counters["status 429"] == 0
+    assert sim.counters["GET /api/v0/version/"] == 6
+
+
+def test_the_rate_is_configurable(sim: ControlPanelSimulator, clock: RecordingClock) -> None:
+    with make_client(sim, clock, rate=2.0) as cp:
+        cp.login(sim.config.username, sim.config.password)
+        cp.version()
+        assert clock.sleeps == []  # two requests fit the first second
+        cp.version()
+    (wait,) = clock.sleeps  # the third waits for it to pass; the logout fits the next
+    assert 1.0 <= wait < 1.2
 
 
 # -- a server that misbehaves in ways the simulator does not ---------------------------------

@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography import x509
 
+from certbot_dns_variomedia.controlpanel.cli import main as cp_audit
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, write_pem_bundle
 from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
 
 from .harness import Stage, output
 from .rows import BadInputRow, declare, measure
@@ -740,6 +742,50 @@ def test_control_panel_credentials_refused(
     figures = measure(row.test)
     figures.requests = sum(n for key, n in panel.counters.items() if key.startswith("status "))
     assert panel.counters["POST /api/v0/emails/_search/"] == 0
+    low, high = row.requests
+    assert low <= figures.requests <= high, panel.counters
+    figures.done = True
+
+
+@declare(
+    BadInputRow(
+        given="A Control Panel that answers 429 to a sixth request within one second",
+        door="cp-audit",
+        result="works",
+        says=(),
+        written="read only; the audit's own requests draw no 429",
+        requests=(7, 7),
+        promises=(3,),
+    )
+)
+def test_control_panel_allowing_5_requests_per_second(
+    panel: ControlPanelSimulator,
+    row: BadInputRow,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    panel.config.rate_limit = 5
+    panel.config.control_panel_host = "127.0.0.1"  # no whitelabel host to look up
+    zones = StaticZones()
+    zones.add_zone("example.test")
+    zones.add("example.test", "MX", "0 .")  # null MX: no gateway to probe, only the panel
+    with DNSServer(zones) as dns:
+        status = cp_audit(
+            [
+                "--domain",
+                "example.test",
+                "--credentials",
+                str(panel.write_credentials(tmp_path / "cp.ini")),
+                "--dns-server",
+                f"127.0.0.1:{dns.port}",
+            ]
+        )
+    report = capsys.readouterr().out
+    assert status == 0, report
+    figures = measure(row.test)
+    figures.requests = sum(n for key, n in panel.counters.items() if key.startswith("status "))
+    figures.rate_limited = panel.counters["status 429"]
+    assert figures.rate_limited == 0, panel.counters
     low, high = row.requests
     assert low <= figures.requests <= high, panel.counters
     figures.done = True

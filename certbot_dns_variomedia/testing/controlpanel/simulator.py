@@ -20,7 +20,8 @@ login refused                               401     1005      ``{"non_field_erro
 body field missing or malformed              400     2009      ``{"<field>": ["..."]}``
 ``object_id`` outside the login's scope      403     1003      ``{}``
 search window with ≥ ``window_limit`` hits   400     3089      ``{}``
-rate limit (``faults.rate_limit``)           429     1429      ``{}`` + ``Retry-After``
+rate limit (``faults.rate_limit``, or more   429     1429      ``{}`` + ``Retry-After``
+than ``rate_limit`` requests in 1 s)
 unknown path                                 404     1404      ``{}``
 ==========================================  ======  ========  ====================================
 
@@ -43,6 +44,7 @@ import signal
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +173,9 @@ class ControlPanelSimConfig:
     unencrypted_share: float = 0.2
     window_limit: int = 10_000
     max_limit: int = 1000
+    rate_limit: int | None = None
+    """Requests answered in any one second; more get 429 with ``Retry-After: 1`` (None: no
+    limit). No limit is documented; 5 per second is one that has been seen to bite."""
     whitelabel_domain: str = ""
     control_panel_host: str = "cp.partner.test"
     version: str = "6.17.0.0"
@@ -263,6 +268,7 @@ class ControlPanelSimulator(Service):
         self.counters: collections.Counter[str] = collections.Counter()
         self.max_in_flight = 0
         self._in_flight = 0
+        self._answered: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self._sessions: dict[str, int] = {}
         self.now = (self.config.now or datetime.datetime.now(UTC)).replace(microsecond=0)
@@ -444,6 +450,7 @@ class ControlPanelSimulator(Service):
         headers: Mapping[str, str],
         payload: Any,
     ) -> tuple[int, Any, dict[str, str]]:
+        self._check_rate()
         fault = self.faults.take()
         if fault is not None:
             kind, retry_after = fault
@@ -471,6 +478,20 @@ class ControlPanelSimulator(Service):
         if action is None:
             raise _ApiError(404, 1404, "Not found")
         return action()
+
+    def _check_rate(self) -> None:
+        """Refuse a request beyond ``rate_limit`` in the last second (refused ones not counted)."""
+        limit = self.config.rate_limit
+        if limit is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            while self._answered and self._answered[0] <= now - 1.0:
+                self._answered.popleft()
+            if len(self._answered) >= limit:
+                self.counters["rate limited"] += 1
+                raise _ApiError(429, 1429, "Request was throttled.", headers={"Retry-After": "1"})
+            self._answered.append(now)
 
     def _check_app_headers(self, headers: Mapping[str, str]) -> None:
         wanted = {
@@ -723,6 +744,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--emails", type=int, default=120, help="seeded e-mails per domain")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--window-limit", type=int, default=10_000)
+    parser.add_argument(
+        "--rate-limit", type=int, help="answer 429 beyond this many requests per second"
+    )
     parser.add_argument("--whitelabel-domain", default="")
     parser.add_argument(
         "--write-credentials",
@@ -740,6 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emails_per_domain=args.emails,
         seed=args.seed,
         window_limit=args.window_limit,
+        rate_limit=args.rate_limit,
         whitelabel_domain=args.whitelabel_domain,
     )
     stop = threading.Event()
