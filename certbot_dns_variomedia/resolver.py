@@ -142,6 +142,7 @@ class Resolver:
         self.skip_unroutable = skip_unroutable
         self.bootstrap = tuple(bootstrap) if bootstrap is not None else None
         self._stub = _make_stub_resolver(self.bootstrap, timeout)
+        self._dnssec_stub: dns.resolver.Resolver | None = None
 
     def __repr__(self) -> str:
         where = "system" if self.bootstrap is None else ", ".join(map(str, self.bootstrap))
@@ -159,22 +160,67 @@ class Resolver:
         qname = _to_dns_name(name)
         label = f"{dns.rdatatype.to_text(kind)} lookup for {normalize_name(qname)}"
         try:
-            answer = self._stub.resolve(qname, kind, search=False, raise_on_no_answer=False)
+            answer = self._resolve(self._stub, qname, kind, label)
         except dns.resolver.NXDOMAIN:
             logger.debug("%s: NXDOMAIN", label)
             return []
+        records = list(answer.rrset) if answer.rrset is not None else []
+        logger.debug("%s: %d record(s)", label, len(records))
+        return records
+
+    def message(
+        self,
+        name: str | dns.name.Name,
+        rdtype: str | dns.rdatatype.RdataType,
+        *,
+        dnssec: bool = False,
+    ) -> dns.message.Message:
+        """The bootstrap resolver's whole answer: rcode, answer and authority sections.
+
+        For what :meth:`query` leaves out: NXDOMAIN versus NODATA, and, with ``dnssec``, the
+        RRSIG/NSEC/NSEC3 records (DO bit) of data the resolver is asked not to validate (CD
+        bit), so ``dnssec.py`` can validate it itself and tell bogus data from a failing
+        server. Raises :class:`DNSLookupError` like :meth:`query`.
+        """
+        kind = dns.rdatatype.RdataType.make(rdtype)
+        qname = _to_dns_name(name)
+        label = f"{dns.rdatatype.to_text(kind)} lookup for {normalize_name(qname)}"
+        if not dnssec:
+            stub = self._stub
+        else:
+            if self._dnssec_stub is None:
+                self._dnssec_stub = _make_stub_resolver(self.bootstrap, self.timeout)
+                self._dnssec_stub.use_edns(0, dns.flags.DO, _EDNS_PAYLOAD)
+                self._dnssec_stub.flags = dns.flags.RD | dns.flags.CD
+            stub = self._dnssec_stub
+        try:
+            return self._resolve(stub, qname, kind, label).response
+        except dns.resolver.NXDOMAIN as exc:
+            response = exc.kwargs.get("responses", {}).get(qname)
+            if not isinstance(response, dns.message.Message):
+                raise DNSLookupError(f"{label} failed: NXDOMAIN without an answer") from None
+            return response
+
+    def _resolve(
+        self,
+        stub: dns.resolver.Resolver,
+        qname: dns.name.Name,
+        kind: dns.rdatatype.RdataType,
+        label: str,
+    ) -> dns.resolver.Answer:
+        """One question to the bootstrap resolver; failures become :class:`DNSLookupError`."""
+        try:
+            return stub.resolve(qname, kind, search=False, raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            raise
         except dns.resolver.NoNameservers as exc:
             raise DNSLookupError(f"{label} failed: {_no_nameservers_reason(exc)}") from None
         except dns.exception.Timeout:
             raise DNSLookupError(
-                f"{label} failed: no answer within {self._stub.lifetime:g} s "
-                f"from {self._stub_desc()}"
+                f"{label} failed: no answer within {stub.lifetime:g} s from {self._stub_desc()}"
             ) from None
         except dns.exception.DNSException as exc:
             raise DNSLookupError(f"{label} failed: {exc}") from None
-        records = list(answer.rrset) if answer.rrset is not None else []
-        logger.debug("%s: %d record(s)", label, len(records))
-        return records
 
     def addresses(self, host: str) -> list[str]:
         """A and AAAA addresses of ``host`` (IPv4 first); ``[]`` if it has none."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import dns.flags
 import dns.message
 import dns.name
+import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
@@ -365,6 +366,19 @@ def test_generic_query_for_mx_tlsa_and_txt(net: Net) -> None:
     assert [txt_value(r) for r in dmarc] == ["v=DMARC1; p=reject"]
     assert net.resolver.query("nothing.example.test", "MX") == []
     assert net.resolver.query("example.test", "TLSA") == []
+
+
+def test_whole_message_tells_nxdomain_from_nodata_and_asks_for_dnssec(net: Net) -> None:
+    net.bootstrap_zones.add("example.test", "MX", "10 mail.example.test")
+    nodata = net.resolver.message("example.test", "TLSA")
+    assert (nodata.rcode(), nodata.answer) == (dns.rcode.NOERROR, [])
+    missing = net.resolver.message("nothing.example.test", "MX", dnssec=True)
+    assert missing.rcode() == dns.rcode.NXDOMAIN
+    assert missing.ednsflags & dns.flags.DO  # the server saw the DO bit and echoed it
+    assert net.resolver.message("example.test", "MX").answer[0][0].preference == 10
+    net.bootstrap.behaviour = "servfail"
+    with pytest.raises(DNSLookupError, match="SERVFAIL"):
+        net.resolver.message("example.test", "MX", dnssec=True)
 
 
 def test_generic_query_failure_raises_with_reason(net: Net) -> None:

@@ -64,12 +64,18 @@ class Lookup:
       there, RFC 6604).
     - NODATA: `rcode` NOERROR, no rrset of the asked type in `answer`, `soa` set.
     - not my zone: `rcode` REFUSED and `authoritative` False.
+
+    `signatures` (RRSIGs for the answer section) and `denial` (signed proof of a negative
+    answer for the authority section) are sent only to clients that set the DO bit; a
+    `signed_zones.SignedZones` source fills them in.
     """
 
     rcode: dns.rcode.Rcode = dns.rcode.NOERROR
     answer: tuple[dns.rrset.RRset, ...] = ()
     soa: dns.rrset.RRset | None = None
     authoritative: bool = True
+    signatures: tuple[dns.rrset.RRset, ...] = ()
+    denial: tuple[dns.rrset.RRset, ...] = ()
 
     @classmethod
     def refused(cls) -> Lookup:
@@ -558,6 +564,10 @@ class DNSServer(Service):
                 response.flags |= dns.flags.AA
             response.answer = list(found.answer)
             response.authority = [found.soa] if found.soa is not None else []
+            if query.ednsflags & dns.flags.DO:
+                response.ednsflags |= dns.flags.DO
+                response.answer += found.signatures
+                response.authority += found.denial
         return response
 
 
