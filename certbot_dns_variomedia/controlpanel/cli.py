@@ -20,7 +20,8 @@ from ..resolver import Resolver, normalize_name, parse_nameservers
 from .audit import AuditSettings, run_audit
 from .credentials import ControlPanelCredentials, load_controlpanel_credentials
 from .errors import ControlPanelError
-from .report import render_text, to_json
+from .report import to_json
+from .report_text import render_text
 from .results import Thresholds
 from .transport import DEFAULT_RATE
 from .verdict import judge

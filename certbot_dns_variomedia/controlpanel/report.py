@@ -1,4 +1,4 @@
-"""The audit as a readable table, or as the stable JSON document ``cp-audit --json`` prints.
+"""The audit as the stable JSON document ``cp-audit --json`` prints (the table: ``report_text``).
 
 The JSON layout is a contract (``"schema": "cp-audit/1"``, documented in docs/cp-audit.md):
 fields are only ever added; a change of meaning gets a new schema name.
@@ -7,22 +7,18 @@ fields are only ever added; a change of meaning gets a new schema name.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from typing import Any
 
 from .certificate import Certificate
+from .findings import Finding, Severity, Verdict
 from .mailflow import MailFlow
 from .results import AuditResult, CheckedProbe, Gateway, HttpsSite
-from .verdict import Finding, Severity, Verdict
 
 SCHEMA = "cp-audit/1"
 
 
 def _time(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# -- JSON --------------------------------------------------------------------------------------
 
 
 def _certificate(cert: Certificate, now: datetime.datetime) -> dict[str, Any]:
@@ -163,114 +159,3 @@ def to_json(result: AuditResult, verdict: Verdict) -> dict[str, Any]:
         ),
         "mail_flow": _flow(result.mail_flow) if result.mail_flow else None,
     }
-
-
-# -- text --------------------------------------------------------------------------------------
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-    lines = []
-    for row in (header, *rows):
-        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=True)]
-        lines.append((indent + "  ".join(cells)).rstrip())
-    return lines
-
-
-def _yes_no(value: bool | None, yes: str = "ok", no: str = "NO") -> str:
-    return "-" if value is None else (yes if value else no)
-
-
-def _probe_row(host: str, checked: CheckedProbe, now: datetime.datetime) -> list[str]:
-    p = checked.probe
-    address = f"[{p.address}]:{p.port}" if ":" in p.address else f"{p.address}:{p.port}"
-    cert = p.certificate
-    if cert is None:
-        return [host, address, p.tls_version or "-", "-", "-", "-", "-", p.error or "-"]
-    dane = checked.dane.status if checked.dane else "-"
-    expires = f"{cert.not_after:%Y-%m-%d} ({cert.days_left(now):.0f}d)"
-    return [
-        host,
-        address,
-        p.tls_version or "-",
-        expires,
-        _yes_no(p.name_matches),
-        _yes_no(p.trusted),
-        dane,
-        f"{cert.common_name or cert.subject} / {cert.issuer}",
-    ]
-
-
-_PROBE_HEADER = ["HOST", "ADDRESS", "TLS", "EXPIRES", "NAME", "CHAIN", "DANE", "SUBJECT / ISSUER"]
-
-
-def _fingerprints(probes: Sequence[CheckedProbe]) -> list[str]:
-    seen: dict[str, str] = {}
-    for checked in probes:
-        cert = checked.probe.certificate
-        if cert is not None:
-            seen.setdefault(cert.sha256, cert.common_name or cert.subject)
-    return [f"  sha256 {digest}  {name}" for digest, name in seen.items()]
-
-
-def _flow_lines(flow: MailFlow, version: str | None) -> list[str]:
-    shown_version = f", Control Panel {version}" if version else ""
-    return [
-        f"Mail flow {flow.date_from:%Y-%m-%d %H:%M} .. {flow.date_to:%Y-%m-%d %H:%M} UTC"
-        f"{shown_version}",
-        f"  e-mails: {flow.total} (in {flow.inbound}, out {flow.outbound})",
-        f"  without encryption: {flow.unencrypted} ({flow.unencrypted_share:.1%})"
-        + (f", method unknown: {flow.unknown_encryption}" if flow.unknown_encryption else ""),
-        "  methods: " + (", ".join(f"{m.value} {c}" for m, c in flow.by_encryption if c) or "none"),
-        "  partners most often without TLS: "
-        + (", ".join(f"{d} {c}" for d, c in flow.partners_without_tls) or "none"),
-        "  classification: "
-        + (", ".join(f"{s.name or s.type} {s.value}" for s in flow.classification) or "none"),
-    ]
-
-
-def render_text(result: AuditResult, verdict: Verdict) -> str:
-    """The human report: gateways, HTTPS hosts, policies, mail flow, then the verdict."""
-    now = result.generated_at
-    out = [
-        f"cp-audit {result.domain}: {verdict.label.upper()} (exit {verdict.status}), "
-        f"{now:%Y-%m-%d %H:%M} UTC",
-        "",
-        "Gateway certificates (SMTP STARTTLS)",
-    ]
-    rows = [_probe_row(g.host, p, now) for g in result.gateways for p in g.probes]
-    out += _table(_PROBE_HEADER, rows) if rows else ["  (no gateway could be probed)"]
-    out += _fingerprints([p for g in result.gateways for p in g.probes])
-    for g in result.gateways:
-        if g.tlsa.records:
-            out.append(f"  TLSA {g.tlsa.name}: " + "; ".join(str(r) for r in g.tlsa.records))
-    if result.https:
-        out += ["", "HTTPS certificates"]
-        rows = [
-            _probe_row(f"{s.host} ({s.role.replace('_', ' ')})", p, now)
-            for s in result.https
-            for p in s.probes
-        ]
-        for site in result.https:
-            if not site.probes:
-                why = site.skipped or site.address_error or "no address"
-                rows.append([f"{site.host} ({site.role.replace('_', ' ')})", *["-"] * 6, why])
-        out += _table(_PROBE_HEADER, rows)
-        out += _fingerprints([p for s in result.https for p in s.probes])
-    out += ["", "Mail policies"]
-    for what, policy in (("MTA-STS", result.mta_sts), ("TLS-RPT", result.tls_rpt)):
-        state = policy.error or (policy.record if policy.present else "absent")
-        out.append(f"  {what:8} {policy.name}: {state}")
-    if result.mail_flow is not None:
-        version = result.control_panel.version if result.control_panel else None
-        out += ["", *_flow_lines(result.mail_flow, version)]
-    elif result.control_panel is None:
-        out += ["", "Mail flow: not asked (no Control Panel credentials)"]
-    else:
-        out += ["", "Mail flow: not available (see the verdict)"]
-    out += ["", f"Verdict: {verdict.label.upper()} (exit {verdict.status})"]
-    if not verdict.findings:
-        out.append("  nothing to report")
-    for f in verdict.findings:
-        out.append(f"  {f.severity.label.upper():8}  {f.subject}: {f.message}")
-    return "\n".join(out) + "\n"
