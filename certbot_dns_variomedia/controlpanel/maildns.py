@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import dns.message
+import dns.name
+import dns.rcode as dns_rcode
+import dns.rdatatype
+
 from ..errors import VariomediaError
 from .dane import TLSARecord
 
@@ -23,6 +28,16 @@ class DNSLookup(Protocol):
 
     def addresses(self, host: str) -> Sequence[str]:
         """A then AAAA addresses of ``host``; ``[]`` if none; raises on failure."""
+
+    def message(
+        self,
+        name: str | dns.name.Name,
+        rdtype: str | dns.rdatatype.RdataType,
+        *,
+        dnssec: bool = False,
+    ) -> dns.message.Message:
+        """The whole answer (rcode included; DNSSEC records with ``dnssec``); raises on
+        failure."""
 
 
 def _name(value: object) -> str:
@@ -43,13 +58,23 @@ class MXLookup:
 
     ``implicit``: there is no MX record, so mail goes to the domain's own address (RFC 5321 5.1)
     and ``hosts`` holds the domain itself. ``null_mx``: the domain says it takes no mail
-    (``MX 0 .``, RFC 7505). ``error``: the lookup failed.
+    (``MX 0 .``, RFC 7505). ``nxdomain``: the domain does not exist in DNS at all. ``error``:
+    the lookup failed.
     """
 
     hosts: tuple[MXHost, ...] = ()
     implicit: bool = False
     null_mx: bool = False
+    nxdomain: bool = False
     error: str | None = None
+
+
+def _nxdomain(dns: DNSLookup, name: str) -> bool:
+    """Whether ``name`` does not exist at all (an empty answer may also be NODATA)."""
+    try:
+        return dns.message(name, "MX").rcode() == dns_rcode.NXDOMAIN
+    except VariomediaError:
+        return False
 
 
 def lookup_mx(dns: DNSLookup, domain: str) -> MXLookup:
@@ -67,6 +92,8 @@ def lookup_mx(dns: DNSLookup, domain: str) -> MXLookup:
     if len(hosts) == 1 and hosts[0].host in ("", "."):
         return MXLookup(null_mx=True)
     hosts = [h for h in hosts if h.host not in ("", ".")]
+    if not hosts and _nxdomain(dns, domain):
+        return MXLookup(nxdomain=True)
     if not hosts:
         return MXLookup(hosts=(MXHost(host=_name(domain), preference=0),), implicit=True)
     return MXLookup(hosts=tuple(hosts))

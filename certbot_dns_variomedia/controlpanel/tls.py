@@ -29,6 +29,7 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds for connecting and for each read of a probe."""
 
 _NO_CHECK_TIME = 0x200000  # X509_V_FLAG_NO_CHECK_TIME: ssl has no name for it
+_ENCODING_DER = 2  # _ssl.ENCODING_DER, for the certificate objects of the private chain API
 
 
 Kind = Literal["smtp", "https"]
@@ -41,7 +42,10 @@ class TLSProbe:
     ``connected``: a TCP connection was made. ``starttls``: the SMTP server offered STARTTLS
     (``None`` for HTTPS). ``certificate`` is ``None`` when no handshake succeeded; ``error``
     then says why. ``trusted`` is whether the chain leads to a root of the CA bundle (validity
-    dates aside); ``trust_error`` is OpenSSL's reason when not.
+    dates aside); ``trust_error`` is OpenSSL's reason when not. ``chain`` holds the
+    certificates the server sent after its own, as sent (DANE-TA matches them); ``None`` when
+    this Python cannot show them. ``old_versions`` says whether TLS 1.0 and 1.1 are still
+    accepted (``old_versions.probe_old_versions``; empty when not asked).
     """
 
     kind: Kind
@@ -57,6 +61,8 @@ class TLSProbe:
     trust_error: str | None = None
     error: str | None = None
     banner: str = ""
+    chain: tuple[Certificate, ...] | None = ()
+    old_versions: tuple[OldVersion, ...] = ()
 
     @property
     def name_matches(self) -> bool | None:
@@ -104,7 +110,8 @@ def _connect(address: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def _reason(error: BaseException) -> str:
+def failure_reason(error: BaseException) -> str:
+    """A short phrase for the report: what went wrong with a connection or handshake."""
     if isinstance(error, ssl.SSLCertVerificationError):
         return str(error.verify_message or error.reason or error)
     if isinstance(error, ssl.SSLError):
@@ -127,19 +134,19 @@ def _server_name(host: str) -> str | None:
     return None
 
 
-class _NoConnection(Exception):
+class NoConnection(Exception):
     """The TCP connection itself failed (the message is the reason)."""
 
 
 @dataclass
-class _Session:
+class Session:
     """What the plain-text part of a connection showed."""
 
     banner: str = ""
     starttls: bool | None = None
 
 
-def _open(
+def open_tls(
     kind: Kind,
     *,
     address: str,
@@ -148,13 +155,13 @@ def _open(
     context: ssl.SSLContext,
     timeout: float,
     ehlo_name: str,
-    session: _Session,
+    session: Session,
 ) -> ssl.SSLSocket | None:
     """Connect, speak SMTP up to STARTTLS if needed, shake hands; ``None``: no STARTTLS."""
     try:
         sock = _connect(address, port, timeout)
     except OSError as error:
-        raise _NoConnection(_reason(error)) from None
+        raise NoConnection(failure_reason(error)) from None
     try:
         if kind == "smtp":
             session.starttls, session.banner = smtp_to_starttls(sock, ehlo_name, timeout)
@@ -167,17 +174,47 @@ def _open(
         raise
 
 
-def _finish(tls: ssl.SSLSocket, kind: Kind) -> tuple[bytes, str | None, str | None]:
-    """The peer's certificate, TLS version and cipher; then a polite goodbye."""
+@dataclass(frozen=True)
+class OldVersion:
+    """Whether a server accepts one old TLS version: ``accepted`` (``detail``: the cipher),
+    ``refused`` (``detail``: how), or ``not tested`` (``detail``: why not)."""
+
+    version: str
+    outcome: Literal["accepted", "refused", "not tested"]
+    detail: str
+
+
+def presented_chain(tls: ssl.SSLSocket) -> tuple[bytes, ...] | None:
+    """The DER certificates the server sent, its own first; ``None`` if Python cannot tell.
+
+    Python 3.13 has ``SSLSocket.get_unverified_chain()``; 3.10 to 3.12 have the same method on
+    the private ``_sslobj`` (returning certificate objects rather than bytes).
+    """
+    getter = getattr(tls, "get_unverified_chain", None) or getattr(
+        getattr(tls, "_sslobj", None), "get_unverified_chain", None
+    )
+    if getter is None:
+        return None
+    ders = []
+    for cert in getter() or ():
+        ders.append(cert if isinstance(cert, bytes) else cert.public_bytes(_ENCODING_DER))
+    return tuple(ders)
+
+
+def _finish(
+    tls: ssl.SSLSocket, kind: Kind
+) -> tuple[bytes, str | None, str | None, tuple[bytes, ...] | None]:
+    """The peer's certificate, TLS version, cipher and chain; then a polite goodbye."""
     try:
         der = tls.getpeercert(binary_form=True) or b""
         version = tls.version()
         cipher = tls.cipher()
+        chain = presented_chain(tls)
         if kind == "smtp":
             quit_smtp(tls)
     finally:
         tls.close()
-    return der, version, cipher[0] if cipher else None
+    return der, version, cipher[0] if cipher else None, chain
 
 
 def probe(
@@ -196,10 +233,10 @@ def probe(
     """
     name = ehlo_name or socket.gethostname() or "cp-audit.invalid"
     base = TLSProbe(kind=kind, host=host, address=address, port=port, connected=False)
-    session = _Session()
+    session = Session()
 
     def connect(context: ssl.SSLContext) -> ssl.SSLSocket | None:
-        return _open(
+        return open_tls(
             kind,
             address=address,
             port=port,
@@ -210,7 +247,7 @@ def probe(
             session=session,
         )
 
-    def unreachable(error: _NoConnection) -> TLSProbe:
+    def unreachable(error: NoConnection) -> TLSProbe:
         return dataclasses.replace(base, error=f"cannot connect: {error}")
 
     def broken(error: OSError | ProbeError) -> TLSProbe:
@@ -219,27 +256,27 @@ def probe(
             connected=True,
             starttls=session.starttls,
             banner=session.banner,
-            error=_reason(error),
+            error=failure_reason(error),
         )
 
     trusted, trust_error = True, None
     tls: ssl.SSLSocket | None
     try:
         tls = connect(verifying_context(ca_bundle))
-    except _NoConnection as error:
+    except NoConnection as error:
         return unreachable(error)
     except ssl.SSLCertVerificationError as error:
-        trusted, trust_error = False, _reason(error)
+        trusted, trust_error = False, failure_reason(error)
     except ssl.SSLError as error:
         # Perhaps a version or cipher that a verifying client refuses: look anyway.
         trusted = False
-        trust_error = f"a verifying client cannot complete the handshake ({_reason(error)})"
+        trust_error = f"a verifying client cannot complete the handshake ({failure_reason(error)})"
     except (OSError, ProbeError) as error:
         return broken(error)
     if not trusted:
         try:
             tls = connect(probing_context())
-        except _NoConnection as error:
+        except NoConnection as error:
             return unreachable(error)
         except (OSError, ProbeError) as error:
             return broken(error)
@@ -251,9 +288,14 @@ def probe(
             banner=session.banner,
             error="the server does not offer STARTTLS",
         )
+    chain: tuple[Certificate, ...] | None = ()
     try:
-        der, version, cipher = _finish(tls, kind)
+        der, version, cipher, chain_ders = _finish(tls, kind)
         certificate = Certificate.from_der(der) if der else None
+        if chain_ders is None:
+            chain = None
+        else:
+            chain = tuple(Certificate.from_der(d) for d in chain_ders[1:])
     except (OSError, ValueError) as error:
         certificate, version, cipher = None, None, None
         problem = f"cannot read the certificate: {error}"
@@ -273,6 +315,7 @@ def probe(
         trust_error=trust_error if certificate is not None else None,
         error=None if certificate is not None else problem,
         banner=session.banner,
+        chain=chain,
     )
 
 

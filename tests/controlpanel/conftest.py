@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
-from certbot_dns_variomedia.testing.servers.dns import DNSServer, StaticZones
+from certbot_dns_variomedia.testing.servers.dns import DNSServer
 from certbot_dns_variomedia.testing.servers.https import HTTPSServer
+from certbot_dns_variomedia.testing.servers.signed_zones import SignedZones
 from certbot_dns_variomedia.testing.servers.smtp import StartTLSServer
 
 
@@ -109,11 +111,17 @@ class Servers:
     def __init__(self, stack: contextlib.ExitStack) -> None:
         self._stack = stack
 
-    def smtp(self, cert: IssuedCert | None = None, host: str = "127.0.0.1") -> StartTLSServer:
+    def smtp(
+        self,
+        cert: IssuedCert | None = None,
+        host: str = "127.0.0.1",
+        versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
+    ) -> StartTLSServer:
         server = StartTLSServer(
             certfile=str(cert.fullchain_path) if cert else None,
             keyfile=str(cert.key_path) if cert else None,
             host=host,
+            versions=versions,
         )
         return self._stack.enter_context(server)
 
@@ -131,16 +139,20 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture
-def zones() -> StaticZones:
-    """DNS data for the audit: zones example.test and brand.test, no records yet."""
-    data = StaticZones()
+def zones() -> SignedZones:
+    """DNS data for the audit: zones example.test and brand.test, no records yet, below a
+    signed zone test. (the tests' DNSSEC trust anchor); example.test is unsigned until a test
+    signs it."""
+    data = SignedZones()
+    data.add_zone("test")
+    data.sign("test")
     data.add_zone("example.test")
     data.add_zone("brand.test")
     return data
 
 
 @pytest.fixture
-def dns_server(zones: StaticZones) -> Iterator[DNSServer]:
+def dns_server(zones: SignedZones) -> Iterator[DNSServer]:
     server = DNSServer(zones)
     server.start()
     try:

@@ -110,6 +110,24 @@ def test_dane_outcomes(ca: CertificateAuthority, tmp_path: Path) -> None:
     assert (
         check_tlsa([TLSARecord(3, 0, 2, hashlib.sha512(cert.der).digest())], cert).status == "match"
     )
-    assert check_tlsa([TLSARecord(2, 1, 1, b"\x00" * 32)], cert).status == "unchecked"
+    assert check_tlsa([TLSARecord(2, 1, 1, b"\x00" * 32)], cert, None).status == "unchecked"
+    assert check_tlsa([TLSARecord(2, 1, 1, b"\x00" * 32)], cert, ()).status == "mismatch"
     assert check_tlsa([TLSARecord(1, 1, 1, spki)], cert).status == "unusable"
     assert str(TLSARecord(3, 1, 1, b"\xab")) == "3 1 1 ab"
+
+
+def test_dane_ta_needs_an_issuer_that_really_issued(
+    ca: CertificateAuthority, tmp_path: Path
+) -> None:
+    issuer = ca.intermediate("issuing CA", filename="issuing")
+    cert = _cert(issuer.issue(["mx1.example.test"], directory=tmp_path))
+    issuer_cert = Certificate.from_der(issuer.certificate.public_bytes(serialization.Encoding.DER))
+    root = Certificate.from_der(ca.certificate.public_bytes(serialization.Encoding.DER))
+    by_issuer = TLSARecord(2, 1, 1, bytes.fromhex(issuer_cert.spki_sha256))
+    by_root = TLSARecord(2, 0, 1, bytes.fromhex(root.sha256))
+    assert check_tlsa([by_issuer], cert, (issuer_cert,)).status == "ta_match"
+    assert check_tlsa([by_root], cert, (issuer_cert, root)).status == "ta_match"
+    assert check_tlsa([by_root], cert, (issuer_cert,)).status == "mismatch"  # root not sent
+    # The anchor appended to a chain it did not issue does not count.
+    stranger = _cert(leaf(ca, tmp_path, ["mx1.example.test"], filename="stranger"))
+    assert check_tlsa([by_issuer], stranger, (issuer_cert,)).status == "mismatch"

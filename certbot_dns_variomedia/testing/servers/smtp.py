@@ -5,31 +5,76 @@ the loop starts: the port is ephemeral (no race for a "free" port) and known at 
 no mail; it is only there to greet, offer STARTTLS and present a certificate.
 
 ``StartTLSServer(certfile=..., keyfile=...)`` offers STARTTLS with that certificate chain;
-without a certificate it offers none (a gateway that forgot TLS).
+without a certificate it offers none (a gateway that forgot TLS). ``versions=(lowest, highest)``
+limits the TLS versions it accepts; a range that reaches below TLS 1.2 also lowers OpenSSL's
+security level, which otherwise refuses TLS 1.0/1.1 whatever the range says
+(``accepts_old_versions`` tells whether this machine's OpenSSL can serve them at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import threading
+import warnings
 from typing import Any
 
 from .service import Service
 
 try:
-    from aiosmtpd.smtp import SMTP
+    from aiosmtpd.smtp import SMTP, TLSSetupException
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "The STARTTLS test server needs aiosmtpd: pip install 'certbot-dns-variomedia[sim]'"
     ) from missing
 
-__all__ = ["StartTLSServer"]
+__all__ = ["StartTLSServer", "accepts_old_versions"]
+
+logger = logging.getLogger(__name__)
+
+
+def _limit(context: ssl.SSLContext, versions: tuple[ssl.TLSVersion, ssl.TLSVersion]) -> None:
+    lowest, highest = versions
+    with warnings.catch_warnings():
+        # Serving deprecated versions on purpose: the audit must see a server that does.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = lowest
+        context.maximum_version = highest
+    if lowest < ssl.TLSVersion.TLSv1_2:
+        context.set_ciphers("ALL:@SECLEVEL=0")
+
+
+def accepts_old_versions() -> str | None:
+    """``None`` if a server here can accept a TLS 1.0 handshake from a client here; else why
+    not (tests that need such a server skip with this reason)."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    try:
+        for context in (server, client):
+            _limit(context, (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1))
+        hello = client.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
+        hello.do_handshake()
+    except ssl.SSLWantReadError:
+        return None
+    except (ssl.SSLError, ValueError) as error:
+        return f"OpenSSL {ssl.OPENSSL_VERSION} here cannot do TLS 1.0 ({error})"
+    return None
 
 
 class _RefuseAll:
     """The SMTP handler: every recipient is refused, so nothing is ever stored or relayed."""
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A refused handshake is what some tests want: no traceback for it; others get one."""
+        if isinstance(error, TLSSetupException):
+            logger.debug("STARTTLS handshake refused: %s", error.__cause__)
+        else:
+            logger.error("SMTP session failed", exc_info=error)
+        return "421 4.3.0 closing"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -52,6 +97,7 @@ class StartTLSServer(Service):
         host: str = "127.0.0.1",
         port: int = 0,
         hostname: str = "mx.example.test",
+        versions: tuple[ssl.TLSVersion, ssl.TLSVersion] | None = None,
     ) -> None:
         self.host = host
         self.hostname = hostname
@@ -60,6 +106,8 @@ class StartTLSServer(Service):
         if certfile is not None:
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tls.load_cert_chain(certfile, keyfile)
+            if versions is not None:
+                _limit(self._tls, versions)
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
