@@ -20,6 +20,8 @@ import logging
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ..dnssec import TrustAnchors, Validation, Validator
+from ..errors import ConfigurationError
 from .client import ControlPanelClient
 from .credentials import ControlPanelCredentials
 from .dane import check_tlsa
@@ -34,11 +36,13 @@ from .maildns import (
     lookup_tlsa,
 )
 from .mailflow import MailFlow, summarize
+from .old_versions import probe_old_versions
 from .results import (
     AuditResult,
     CheckedProbe,
     ControlPanelFacts,
     Gateway,
+    HostDnssec,
     HttpsRole,
     HttpsSite,
     Thresholds,
@@ -60,6 +64,7 @@ class AuditSettings:
     ``ca_bundle`` replaces the system's roots for the chain checks and the Control Panel
     connection (``None``: system roots). ``timeout`` bounds each connection and DNS step.
     ``cp_rate`` is how many requests per second the Control Panel is sent at most.
+    ``trust_anchors`` are where DNSSEC validation starts (``None``: the IANA root keys).
     """
 
     domain: str
@@ -73,6 +78,7 @@ class AuditSettings:
     page_size: int = 200
     top_partners: int = 10
     cp_rate: float = DEFAULT_RATE
+    trust_anchors: TrustAnchors | None = None
 
 
 def _is_address(host: str) -> bool:
@@ -83,7 +89,23 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _gateways(settings: AuditSettings, dns: DNSLookup, mx: MXLookup) -> tuple[Gateway, ...]:
+_WORST_FIRST = ("bogus", "indeterminate", "insecure", "secure")
+
+
+def _host_dnssec(validator: Validator, host: str, tlsa_name: str, tlsa: bool) -> HostDnssec:
+    """What a validating sender learns about ``host``: both address types must validate."""
+    found = [validator.validate(host, kind) for kind in ("A", "AAAA")]
+    addresses: Validation = min(found, key=lambda v: _WORST_FIRST.index(v.state))
+    return HostDnssec(
+        zone=validator.zone_of(host),
+        addresses=addresses,
+        tlsa=validator.validate(tlsa_name, "TLSA") if tlsa else None,
+    )
+
+
+def _gateways(
+    settings: AuditSettings, dns: DNSLookup, mx: MXLookup, validator: Validator
+) -> tuple[Gateway, ...]:
     gateways = []
     for mx_host in mx.hosts:
         found = lookup_addresses(dns, mx_host.host)
@@ -99,7 +121,23 @@ def _gateways(settings: AuditSettings, dns: DNSLookup, mx: MXLookup) -> tuple[Ga
                 timeout=settings.timeout,
                 ehlo_name=settings.ehlo_name,
             )
-            dane = check_tlsa(tlsa.records, probe.certificate) if probe.certificate else None
+            if probe.certificate is not None:
+                probe = dataclasses.replace(
+                    probe,
+                    old_versions=probe_old_versions(
+                        "smtp",
+                        mx_host.host,
+                        address,
+                        settings.smtp_port,
+                        timeout=settings.timeout,
+                        ehlo_name=settings.ehlo_name,
+                    ),
+                )
+            dane = (
+                check_tlsa(tlsa.records, probe.certificate, probe.chain)
+                if probe.certificate
+                else None
+            )
             probes.append(CheckedProbe(probe, dane))
         gateways.append(
             Gateway(
@@ -109,6 +147,7 @@ def _gateways(settings: AuditSettings, dns: DNSLookup, mx: MXLookup) -> tuple[Ga
                 address_error=found.error,
                 tlsa=tlsa,
                 probes=tuple(probes),
+                dnssec=_host_dnssec(validator, mx_host.host, tlsa.name, bool(tlsa.records)),
             )
         )
     return tuple(gateways)
@@ -219,6 +258,13 @@ def run_audit(
     domain = settings.domain.strip().rstrip(".").lower()
     settings = dataclasses.replace(settings, domain=domain)
 
+    mx = lookup_mx(dns, domain)
+    if mx.nxdomain:
+        raise ConfigurationError(
+            f"The domain {domain} does not exist in DNS (its MX lookup answered NXDOMAIN); "
+            "check --domain."
+        )
+    validator = Validator(dns, settings.trust_anchors, now=moment.timestamp)
     panel: _Panel | None = None
     https: list[HttpsSite] = []
     if credentials is not None:
@@ -228,17 +274,17 @@ def run_audit(
         if whitelabel and whitelabel != credentials.host.lower():
             https.append(_https_site("whitelabel", whitelabel, settings.https_port, settings, dns))
 
-    mx = lookup_mx(dns, domain)
     return AuditResult(
         domain=domain,
         generated_at=moment,
         days=settings.days,
         thresholds=settings.thresholds,
         mx=mx,
-        gateways=_gateways(settings, dns, mx),
+        gateways=_gateways(settings, dns, mx, validator),
         mta_sts=lookup_mta_sts(dns, domain),
         tls_rpt=lookup_tls_rpt(dns, domain),
         https=tuple(https),
         control_panel=panel.facts if panel else None,
         mail_flow=panel.flow if panel else None,
+        dnssec=validator.validate(domain, "MX"),
     )

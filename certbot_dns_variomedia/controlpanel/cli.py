@@ -13,8 +13,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
+from ..dnssec import TrustAnchors, parse_trust_anchors
 from ..errors import ConfigurationError, VariomediaError
 from ..resolver import Resolver, normalize_name, parse_nameservers
 from .audit import AuditSettings, run_audit
@@ -162,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust only the CAs in this PEM file (default: the system's roots)",
     )
     loopback.add_argument(
+        "--dnssec-anchors",
+        metavar="FILE",
+        help="start DNSSEC validation from the DS or DNSKEY records in this file instead of "
+        "the IANA root keys (e.g. for a test zone)",
+    )
+    loopback.add_argument(
         "--cp-url",
         metavar="URL",
         help="Control Panel API URL, overriding cp_url/cp_domain (http only to loopback)",
@@ -188,7 +196,21 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
         cp_rate=args.cp_rate,
+        trust_anchors=_trust_anchors(args.dnssec_anchors),
     )
+
+
+def _trust_anchors(path: str | None) -> TrustAnchors | None:
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(
+            f"Cannot read the trust anchors in {path} ({error}); give a file of DS or DNSKEY "
+            "records with --dnssec-anchors, or leave the option out to use the root's keys."
+        ) from None
+    return parse_trust_anchors(text, path)
 
 
 def _resolver(args: argparse.Namespace) -> Resolver:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 
+from .dane_rules import dane_findings, dnssec_findings
 from .findings import Finding, Severity
 from .results import CheckedProbe, Gateway, HttpsSite, Thresholds
 
@@ -15,25 +16,25 @@ _OLD_TLS = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"}
 
 
 def _certificate_findings(
-    checked: CheckedProbe, subject: str, thresholds: Thresholds, now: datetime.datetime
+    checked: CheckedProbe,
+    subject: str,
+    thresholds: Thresholds,
+    now: datetime.datetime,
+    dane_effective: bool,
 ) -> Iterator[Finding]:
     probe = checked.probe
     cert = probe.certificate
     assert cert is not None
-    dane_ee = checked.dane is not None and checked.dane.ee_match
+    dane = checked.dane if dane_effective else None
+    dane_ee = dane is not None and dane.ee_match
+    dane_ta = dane is not None and dane.ta_match
 
-    def unless_dane(severity: Severity) -> Severity:
-        # With a DANE-EE match, DANE senders ignore names, chain and dates: say so, do not alarm.
-        return Severity.INFO if dane_ee else severity
+    def unless_dane(severity: Severity, *, anchored: bool = False) -> Severity:
+        # DANE senders ignore names, chain and dates after a DANE-EE match, and the public
+        # roots after a DANE-TA match: say so, do not alarm.
+        return Severity.INFO if dane_ee or (anchored and dane_ta) else severity
 
-    if dane_ee and checked.dane is not None and checked.dane.matched is not None:
-        record = checked.dane.matched
-        yield Finding(
-            Severity.INFO,
-            subject,
-            f"matches TLSA {record.usage} {record.selector} {record.matching_type} (DANE-EE): "
-            "names, chain and expiry do not matter to DANE senders",
-        )
+    yield from dane_findings(checked, subject, dane_effective)
     days = cert.days_left(now)
     if days < 0:
         yield Finding(
@@ -64,35 +65,35 @@ def _certificate_findings(
         )
     if not probe.trusted:
         yield Finding(
-            unless_dane(Severity.CRITICAL),
+            unless_dane(Severity.CRITICAL, anchored=True),
             subject,
             f"certificate chain is not trusted: {probe.trust_error or 'unknown reason'}",
         )
     if probe.tls_version in _OLD_TLS:
         yield Finding(Severity.WARNING, subject, f"negotiated {probe.tls_version}; use TLS 1.2+")
-    if checked.dane is not None:
-        if checked.dane.status == "mismatch":
+    for old in probe.old_versions:
+        if old.outcome == "accepted":
             yield Finding(
-                Severity.CRITICAL,
+                Severity.WARNING,
                 subject,
-                "certificate matches none of the DANE-EE TLSA records: DANE senders will not "
-                "deliver; publish the new TLSA record (3 1 1 "
-                f"{cert.spki_sha256}) before changing keys",
+                f"still accepts {old.version} (cipher {old.detail}): a sender that offers no "
+                "better gets it; turn off TLS 1.0 and 1.1",
             )
-        elif checked.dane.status == "unchecked":
-            yield Finding(
-                Severity.INFO, subject, "DANE-TA (usage 2) records are not checked by cp-audit"
-            )
+        elif old.outcome == "not tested":
+            yield Finding(Severity.INFO, subject, f"{old.version} not tested: {old.detail}")
 
 
 def _probe_findings(
-    checked: CheckedProbe, thresholds: Thresholds, now: datetime.datetime
+    checked: CheckedProbe,
+    thresholds: Thresholds,
+    now: datetime.datetime,
+    dane_effective: bool = False,
 ) -> Iterator[Finding]:
     probe = checked.probe
     where = f"[{probe.address}]" if ":" in probe.address else probe.address
     subject = f"{probe.host} {where}:{probe.port}"
     if probe.certificate is not None:
-        yield from _certificate_findings(checked, subject, thresholds, now)
+        yield from _certificate_findings(checked, subject, thresholds, now, dane_effective)
         return
     if not probe.connected:
         hint = "; port 25 is often blocked on client networks" if probe.kind == "smtp" else ""
@@ -118,8 +119,10 @@ def gateway_findings(
             gateway.tlsa.name,
             "TLSA records with usage 0 or 1 cannot be used for SMTP (RFC 7672); use 3 1 1",
         )
+    yield from dnssec_findings(gateway)
+    effective = gateway.dnssec is not None and gateway.dnssec.dane_effective
     for checked in gateway.probes:
-        yield from _probe_findings(checked, thresholds, now)
+        yield from _probe_findings(checked, thresholds, now, effective)
 
 
 def https_findings(

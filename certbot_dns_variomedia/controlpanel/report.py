@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from ..dnssec import Validation
 from .certificate import Certificate
 from .findings import Finding, Severity, Verdict
 from .mailflow import MailFlow
@@ -37,6 +38,19 @@ def _certificate(cert: Certificate, now: datetime.datetime) -> dict[str, Any]:
     }
 
 
+def _validation(v: Validation | None) -> dict[str, str] | None:
+    return {"state": v.state, "zone": v.zone, "reason": v.reason} if v is not None else None
+
+
+def _issuer(cert: Certificate) -> dict[str, str]:
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "sha256": cert.sha256,
+        "spki_sha256": cert.spki_sha256,
+    }
+
+
 def _probe(checked: CheckedProbe, now: datetime.datetime) -> dict[str, Any]:
     p = checked.probe
     dane = checked.dane
@@ -57,6 +71,10 @@ def _probe(checked: CheckedProbe, now: datetime.datetime) -> dict[str, Any]:
             if dane is not None
             else None
         ),
+        "chain": [_issuer(c) for c in p.chain] if p.chain is not None else None,
+        "old_versions": [
+            {"version": o.version, "outcome": o.outcome, "detail": o.detail} for o in p.old_versions
+        ],
     }
 
 
@@ -72,6 +90,16 @@ def _gateway(g: Gateway, now: datetime.datetime) -> dict[str, Any]:
             "error": g.tlsa.error,
         },
         "probes": [_probe(p, now) for p in g.probes],
+        "dnssec": (
+            {
+                "zone": _validation(g.dnssec.zone),
+                "addresses": _validation(g.dnssec.addresses),
+                "tlsa": _validation(g.dnssec.tlsa),
+                "dane_effective": g.dnssec.dane_effective,
+            }
+            if g.dnssec is not None
+            else None
+        ),
     }
 
 
@@ -158,4 +186,5 @@ def to_json(result: AuditResult, verdict: Verdict) -> dict[str, Any]:
             else None
         ),
         "mail_flow": _flow(result.mail_flow) if result.mail_flow else None,
+        "dnssec": _validation(result.dnssec),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from ..dnssec import Validation
 from .findings import Verdict
 from .mailflow import MailFlow
 from .results import AuditResult, CheckedProbe
@@ -55,6 +56,46 @@ def _fingerprints(probes: Sequence[CheckedProbe]) -> list[str]:
     return [f"  sha256 {digest}  {name}" for digest, name in seen.items()]
 
 
+def _versions(probes: Sequence[CheckedProbe]) -> list[str]:
+    """The cipher negotiated, and what became of the old versions, per address."""
+    lines = []
+    for checked in probes:
+        p = checked.probe
+        if p.certificate is None:
+            continue
+        old = ", ".join(f"{o.version} {o.outcome}" for o in p.old_versions)
+        where = f"[{p.address}]:{p.port}" if ":" in p.address else f"{p.address}:{p.port}"
+        lines.append(
+            f"  {p.host} {where}: {p.tls_version or '-'} {p.cipher or '-'}"
+            + (f"; {old}" if old else "")
+        )
+    return lines
+
+
+def _state(v: Validation) -> str:
+    return f"{v.state} ({v.reason})"
+
+
+def _zone(host: str, v: Validation) -> str:
+    known = v.zone and v.state != "indeterminate"
+    return f"  {host}{f' (zone {v.zone})' if known else ''}: {_state(v)}"
+
+
+def _dnssec_lines(result: AuditResult) -> list[str]:
+    lines = ["", "DNSSEC"]
+    if result.dnssec is not None:
+        lines.append(_zone(f"{result.domain} MX", result.dnssec))
+    for g in result.gateways:
+        if g.dnssec is None:
+            continue
+        lines.append(_zone(g.host, g.dnssec.zone))
+        lines.append(f"    addresses: {_state(g.dnssec.addresses)}")
+        if g.dnssec.tlsa is not None:
+            effect = "in effect" if g.dnssec.dane_effective else "not effective"
+            lines.append(f"    TLSA: {_state(g.dnssec.tlsa)}; DANE {effect}")
+    return lines if len(lines) > 2 else []
+
+
 def _flow_lines(flow: MailFlow, version: str | None) -> list[str]:
     shown_version = f", Control Panel {version}" if version else ""
     return [
@@ -83,9 +124,11 @@ def render_text(result: AuditResult, verdict: Verdict) -> str:
     rows = [_probe_row(g.host, p, now) for g in result.gateways for p in g.probes]
     out += _table(_PROBE_HEADER, rows) if rows else ["  (no gateway could be probed)"]
     out += _fingerprints([p for g in result.gateways for p in g.probes])
+    out += _versions([p for g in result.gateways for p in g.probes])
     for g in result.gateways:
         if g.tlsa.records:
             out.append(f"  TLSA {g.tlsa.name}: " + "; ".join(str(r) for r in g.tlsa.records))
+    out += _dnssec_lines(result)
     if result.https:
         out += ["", "HTTPS certificates"]
         rows = [

@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..dnssec import Validation
 from .dane import DaneResult
 from .maildns import MXLookup, PolicyRecord, TLSALookup
 from .mailflow import MailFlow
@@ -30,6 +31,29 @@ class CheckedProbe:
 
 
 @dataclass(frozen=True)
+class HostDnssec:
+    """The DNSSEC state of an MX host: its zone, its address records, its TLSA records
+    (``None`` when it has none)."""
+
+    zone: Validation
+    addresses: Validation
+    tlsa: Validation | None = None
+
+    @property
+    def dane_effective(self) -> bool:
+        """Whether senders use the TLSA records: they and the addresses validate (RFC 7672)."""
+        return self.tlsa is not None and self.tlsa.secure and self.addresses.secure
+
+    @property
+    def bogus(self) -> Validation | None:
+        """The first of the host's answers that does not validate, if any."""
+        return next(
+            (v for v in (self.addresses, self.tlsa) if v is not None and v.state == "bogus"),
+            None,
+        )
+
+
+@dataclass(frozen=True)
 class Gateway:
     """One MX host: its addresses, TLSA records, and one probe per address."""
 
@@ -39,6 +63,7 @@ class Gateway:
     address_error: str | None
     tlsa: TLSALookup
     probes: tuple[CheckedProbe, ...]
+    dnssec: HostDnssec | None = None
 
 
 HttpsRole = Literal["control_panel", "whitelabel"]
@@ -84,3 +109,5 @@ class AuditResult:
     control_panel: ControlPanelFacts | None = None
     mail_flow: MailFlow | None = None
     notes: tuple[str, ...] = field(default=())
+    dnssec: Validation | None = None
+    """The domain's MX records: validated, and the state of its zone."""

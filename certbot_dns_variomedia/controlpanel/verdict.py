@@ -5,16 +5,20 @@ The rules, in one place so the documentation (docs/cp-audit.md) can list them:
 critical (2)
   a certificate expired or expiring within ``crit_days``; a name that does not match the host;
   a chain that does not lead to a trusted root; a gateway that does not offer STARTTLS, or
-  whose SMTP dialogue or TLS handshake fails; a certificate that does not match the host's
-  DANE-EE TLSA records.
+  whose SMTP dialogue or TLS handshake fails; a certificate that matches none of its host's
+  TLSA records where DANE is in effect; DNSSEC answers that are bogus (MX, addresses, TLSA).
 warning (1)
   a certificate expiring within ``warn_days``; a host this machine cannot connect to (port 25
-  is often blocked on client networks) or whose addresses cannot be found; TLS older than 1.2;
-  TLSA records that SMTP cannot use; a failed MX lookup; Control Panel trouble that may pass
-  (no answer, 5xx, rate limit); more unencrypted mail than ``warn_unencrypted_percent``.
+  is often blocked on client networks) or whose addresses cannot be found; TLS older than 1.2
+  negotiated, or TLS 1.0/1.1 still accepted; TLSA records that SMTP cannot use, or that are
+  not in effect because they or the host's addresses are not DNSSEC-validated; a failed MX
+  lookup; Control Panel trouble that may pass (no answer, 5xx, rate limit); more unencrypted
+  mail than ``warn_unencrypted_percent``.
 info (0)
-  everything else worth saying: DANE-EE matches (names, chain and dates then do not matter to
-  DANE senders, so their problems are reported as info), MTA-STS and TLS-RPT absent, null MX.
+  everything else worth saying: DANE matches where DANE is in effect (DANE-EE: names, chain and
+  dates then do not matter to DANE senders; DANE-TA: the public roots do not), matches and
+  mismatches where it is not, old TLS versions not tested, MTA-STS and TLS-RPT absent, null MX.
+The rules for one host are in ``host_rules`` and ``dane_rules``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ def _all_findings(result: AuditResult) -> Iterable[Finding]:
         yield Finding(Severity.WARNING, f"MX {result.domain}", result.mx.error)
     if result.mx.null_mx:
         yield Finding(Severity.INFO, f"MX {result.domain}", "null MX: the domain takes no mail")
+    if result.dnssec is not None and result.dnssec.state == "bogus":
+        yield Finding(
+            Severity.CRITICAL,
+            f"DNSSEC {result.domain}",
+            f"the MX records do not validate (bogus): {result.dnssec.reason}; validating "
+            "senders cannot deliver to this domain",
+        )
     if result.mx.implicit:
         yield Finding(
             Severity.INFO,
