@@ -36,6 +36,7 @@ from .maildns import (
     lookup_tlsa,
 )
 from .mailflow import MailFlow, summarize
+from .mtasts import PolicySeen, fetch_policy
 from .old_versions import probe_old_versions
 from .results import (
     AuditResult,
@@ -65,6 +66,8 @@ class AuditSettings:
     connection (``None``: system roots). ``timeout`` bounds each connection and DNS step.
     ``cp_rate`` is how many requests per second the Control Panel is sent at most.
     ``trust_anchors`` are where DNSSEC validation starts (``None``: the IANA root keys).
+    ``previous_mta_sts`` is what an earlier report saw of the MTA-STS policy. The MTA-STS
+    policy host is probed and fetched on ``https_port`` too.
     """
 
     domain: str
@@ -79,6 +82,7 @@ class AuditSettings:
     top_partners: int = 10
     cp_rate: float = DEFAULT_RATE
     trust_anchors: TrustAnchors | None = None
+    previous_mta_sts: PolicySeen | None = None
 
 
 def _is_address(host: str) -> bool:
@@ -274,6 +278,18 @@ def run_audit(
         if whitelabel and whitelabel != credentials.host.lower():
             https.append(_https_site("whitelabel", whitelabel, settings.https_port, settings, dns))
 
+    mta_sts = lookup_mta_sts(dns, domain)
+    policy = None
+    if mta_sts.present:
+        site = _https_site("mta_sts", f"mta-sts.{domain}", settings.https_port, settings, dns)
+        https.append(site)
+        policy = fetch_policy(
+            domain,
+            site.addresses,
+            port=settings.https_port,
+            ca_bundle=settings.ca_bundle,
+            timeout=settings.timeout,
+        )
     return AuditResult(
         domain=domain,
         generated_at=moment,
@@ -281,10 +297,12 @@ def run_audit(
         thresholds=settings.thresholds,
         mx=mx,
         gateways=_gateways(settings, dns, mx, validator),
-        mta_sts=lookup_mta_sts(dns, domain),
+        mta_sts=mta_sts,
         tls_rpt=lookup_tls_rpt(dns, domain),
         https=tuple(https),
         control_panel=panel.facts if panel else None,
         mail_flow=panel.flow if panel else None,
         dnssec=validator.validate(domain, "MX"),
+        mta_sts_policy=policy,
+        previous_mta_sts=settings.previous_mta_sts,
     )

@@ -84,8 +84,9 @@ class Certificate:
         return listed or ((self.common_name,) if self.common_name else ())
 
 
-def _label_match(pattern: str, host: str) -> bool:
-    """RFC 6125 6.4.3: a wildcard only as the whole left-most label, matching one label."""
+def wildcard_match(pattern: str, host: str) -> bool:
+    """RFC 6125 6.4.3 (and the mx patterns of RFC 8461 4.1): a wildcard only as the whole
+    left-most label, matching exactly one label. Both in lower case, ACE form."""
     if not pattern.startswith("*."):
         return pattern == host
     suffix = pattern[1:]  # ".example.com"
@@ -107,4 +108,4 @@ def name_matches(cert: Certificate, host: str) -> bool:
     except UnicodeError:
         return False
     patterns = cert.san_dns if (cert.san_dns or cert.san_ip) else (cert.common_name.lower(),)
-    return any(_label_match(p, wanted) for p in patterns if p)
+    return any(wildcard_match(p, wanted) for p in patterns if p)

@@ -22,6 +22,7 @@ from ..resolver import Resolver, normalize_name, parse_nameservers
 from .audit import AuditSettings, run_audit
 from .credentials import ControlPanelCredentials, load_controlpanel_credentials
 from .errors import ControlPanelError
+from .mtasts import PolicySeen, policy_seen
 from .report import to_json
 from .report_text import render_text
 from .results import Thresholds
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the cp-audit/1 JSON document")
     parser.add_argument(
+        "--previous-report",
+        metavar="FILE",
+        help="an earlier --json document: warn when the MTA-STS policy changed but its id did not",
+    )
+    parser.add_argument(
         "--credentials",
         metavar="FILE",
         help="Control Panel credentials INI file (default: the CP_* environment variables)",
@@ -156,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         metavar="PORT",
         default=443,
-        help="port of the whitelabel host (default: 443; the Control Panel's is in its URL)",
+        help="port of the whitelabel and MTA-STS policy hosts (default: 443; the Control "
+        "Panel's is in its URL)",
     )
     loopback.add_argument(
         "--ca-bundle",
@@ -197,7 +204,20 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
         timeout=args.timeout,
         cp_rate=args.cp_rate,
         trust_anchors=_trust_anchors(args.dnssec_anchors),
+        previous_mta_sts=_previous(args.previous_report),
     )
+
+
+def _previous(path: str | None) -> PolicySeen | None:
+    if path is None:
+        return None
+    try:
+        return policy_seen(json.loads(Path(path).read_text(encoding="utf-8")), path)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigurationError(
+            f"Cannot use {path} as --previous-report ({error}); give a file an earlier "
+            "'cp-audit --json' wrote, or leave the option out."
+        ) from None
 
 
 def _trust_anchors(path: str | None) -> TrustAnchors | None:

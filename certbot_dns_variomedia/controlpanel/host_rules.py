@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterator
 
@@ -126,6 +127,16 @@ def gateway_findings(
 
 
 def https_findings(
+    site: HttpsSite, thresholds: Thresholds, now: datetime.datetime
+) -> Iterator[Finding]:
+    """The rules for an HTTPS host. For the MTA-STS policy host, at most warnings: senders
+    that cannot fetch the policy deliver without it (policy_rules says so too)."""
+    cap = Severity.WARNING if site.role == "mta_sts" else Severity.CRITICAL
+    for finding in _site_findings(site, thresholds, now):
+        yield dataclasses.replace(finding, severity=min(finding.severity, cap))
+
+
+def _site_findings(
     site: HttpsSite, thresholds: Thresholds, now: datetime.datetime
 ) -> Iterator[Finding]:
     if site.skipped:

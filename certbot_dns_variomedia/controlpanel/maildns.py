@@ -135,12 +135,18 @@ def lookup_tlsa(dns: DNSLookup, host: str, port: int = 25) -> TLSALookup:
 
 @dataclass(frozen=True)
 class PolicyRecord:
-    """A ``v=...`` TXT record that announces a policy (MTA-STS, TLS-RPT)."""
+    """A ``v=...`` TXT record that announces a policy (MTA-STS, TLS-RPT); ``records`` are all
+    such records (senders ignore them all when there is more than one)."""
 
     name: str
     present: bool = False
     record: str | None = None
     error: str | None = None
+    records: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
 
 
 def _txt(rdata: object) -> str:
@@ -154,10 +160,13 @@ def lookup_policy(dns: DNSLookup, name: str, version_tag: str) -> PolicyRecord:
         values = [_txt(r) for r in dns.query(name, "TXT")]
     except VariomediaError as error:
         return PolicyRecord(name, error=str(error))
-    for value in values:
-        head = value.replace(" ", "").split(";", 1)[0]
-        if head.lower() == version_tag.lower():
-            return PolicyRecord(name, present=True, record=value)
+    found = [
+        value
+        for value in values
+        if value.replace(" ", "").split(";", 1)[0].lower() == version_tag.lower()
+    ]
+    if found:
+        return PolicyRecord(name, present=True, record=found[0], records=tuple(found))
     return PolicyRecord(name)
 
 

@@ -12,7 +12,9 @@ from typing import Any
 from ..dnssec import Validation
 from .certificate import Certificate
 from .findings import Finding, Severity, Verdict
+from .maildns import PolicyRecord
 from .mailflow import MailFlow
+from .mtasts import PolicyFetch, sts_id
 from .results import AuditResult, CheckedProbe, Gateway, HttpsSite
 
 SCHEMA = "cp-audit/1"
@@ -133,6 +135,32 @@ def _flow(f: MailFlow) -> dict[str, Any]:
     }
 
 
+def _record(policy: PolicyRecord) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "present": policy.present,
+        "record": policy.record,
+        "error": policy.error,
+        "count": policy.count,
+    }
+
+
+def _sts_policy(fetched: PolicyFetch | None) -> dict[str, Any] | None:
+    if fetched is None:
+        return None
+    policy = fetched.policy
+    return {
+        "url": fetched.url,
+        "error": fetched.error,
+        "version": policy.version if policy else None,
+        "mode": policy.mode if policy else None,
+        "mx": list(policy.mx) if policy else [],
+        "max_age": policy.max_age if policy else None,
+        "sha256": policy.sha256 if policy else None,
+        "problems": list(policy.problems) if policy else [],
+    }
+
+
 def _finding(f: Finding) -> dict[str, str]:
     return {"severity": f.severity.label, "subject": f.subject, "message": f.message}
 
@@ -165,13 +193,12 @@ def to_json(result: AuditResult, verdict: Verdict) -> dict[str, Any]:
         },
         "gateways": [_gateway(g, now) for g in result.gateways],
         "policies": {
-            key: {
-                "name": policy.name,
-                "present": policy.present,
-                "record": policy.record,
-                "error": policy.error,
-            }
-            for key, policy in (("mta_sts", result.mta_sts), ("tls_rpt", result.tls_rpt))
+            "mta_sts": {
+                **_record(result.mta_sts),
+                "id": sts_id(result.mta_sts.record or "") if result.mta_sts.present else None,
+                "policy": _sts_policy(result.mta_sts_policy),
+            },
+            "tls_rpt": _record(result.tls_rpt),
         },
         "https": [_site(s, now) for s in result.https],
         "control_panel": (

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ..dnssec import Validation
 from .findings import Verdict
 from .mailflow import MailFlow
+from .mtasts import PolicyFetch
 from .results import AuditResult, CheckedProbe
 
 
@@ -56,6 +57,9 @@ def _fingerprints(probes: Sequence[CheckedProbe]) -> list[str]:
     return [f"  sha256 {digest}  {name}" for digest, name in seen.items()]
 
 
+_ROLES = {"control_panel": "control panel", "whitelabel": "whitelabel", "mta_sts": "MTA-STS policy"}
+
+
 def _versions(probes: Sequence[CheckedProbe]) -> list[str]:
     """The cipher negotiated, and what became of the old versions, per address."""
     lines = []
@@ -96,6 +100,18 @@ def _dnssec_lines(result: AuditResult) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
+def _sts_line(fetched: PolicyFetch) -> str:
+    policy = fetched.policy
+    if policy is None:
+        return f"{fetched.url}: {fetched.error}"
+    if not policy.valid:
+        return f"{fetched.url}: not valid ({'; '.join(policy.problems)})"
+    return (
+        f"{fetched.url}: mode {policy.mode}, max_age {policy.max_age}, "
+        f"mx {', '.join(policy.mx) or '-'}"
+    )
+
+
 def _flow_lines(flow: MailFlow, version: str | None) -> list[str]:
     shown_version = f", Control Panel {version}" if version else ""
     return [
@@ -132,20 +148,22 @@ def render_text(result: AuditResult, verdict: Verdict) -> str:
     if result.https:
         out += ["", "HTTPS certificates"]
         rows = [
-            _probe_row(f"{s.host} ({s.role.replace('_', ' ')})", p, now)
+            _probe_row(f"{s.host} ({_ROLES[s.role]})", p, now)
             for s in result.https
             for p in s.probes
         ]
         for site in result.https:
             if not site.probes:
                 why = site.skipped or site.address_error or "no address"
-                rows.append([f"{site.host} ({site.role.replace('_', ' ')})", *["-"] * 6, why])
+                rows.append([f"{site.host} ({_ROLES[site.role]})", *["-"] * 6, why])
         out += _table(_PROBE_HEADER, rows)
         out += _fingerprints([p for s in result.https for p in s.probes])
     out += ["", "Mail policies"]
     for what, policy in (("MTA-STS", result.mta_sts), ("TLS-RPT", result.tls_rpt)):
         state = policy.error or (policy.record if policy.present else "absent")
         out.append(f"  {what:8} {policy.name}: {state}")
+        if what == "MTA-STS" and result.mta_sts_policy is not None:
+            out.append(f"           {_sts_line(result.mta_sts_policy)}")
     if result.mail_flow is not None:
         version = result.control_panel.version if result.control_panel else None
         out += ["", *_flow_lines(result.mail_flow, version)]

@@ -10,6 +10,7 @@ from ..dnssec import Validation
 from .dane import DaneResult
 from .maildns import MXLookup, PolicyRecord, TLSALookup
 from .mailflow import MailFlow
+from .mtasts import PolicyFetch, PolicySeen
 from .tls import TLSProbe
 
 
@@ -66,7 +67,7 @@ class Gateway:
     dnssec: HostDnssec | None = None
 
 
-HttpsRole = Literal["control_panel", "whitelabel"]
+HttpsRole = Literal["control_panel", "whitelabel", "mta_sts"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,7 @@ class AuditResult:
     notes: tuple[str, ...] = field(default=())
     dnssec: Validation | None = None
     """The domain's MX records: validated, and the state of its zone."""
+    mta_sts_policy: PolicyFetch | None = None
+    """The MTA-STS policy, fetched when the TXT record announces one."""
+    previous_mta_sts: PolicySeen | None = None
+    """What an earlier report saw of the policy (``--previous-report``)."""

@@ -6,19 +6,22 @@ critical (2)
   a certificate expired or expiring within ``crit_days``; a name that does not match the host;
   a chain that does not lead to a trusted root; a gateway that does not offer STARTTLS, or
   whose SMTP dialogue or TLS handshake fails; a certificate that matches none of its host's
-  TLSA records where DANE is in effect; DNSSEC answers that are bogus (MX, addresses, TLSA).
+  TLSA records where DANE is in effect; DNSSEC answers that are bogus (MX, addresses, TLSA);
+  an MX host that an ``enforce`` MTA-STS policy does not cover.
 warning (1)
   a certificate expiring within ``warn_days``; a host this machine cannot connect to (port 25
   is often blocked on client networks) or whose addresses cannot be found; TLS older than 1.2
   negotiated, or TLS 1.0/1.1 still accepted; TLSA records that SMTP cannot use, or that are
   not in effect because they or the host's addresses are not DNSSEC-validated; a failed MX
   lookup; Control Panel trouble that may pass (no answer, 5xx, rate limit); more unencrypted
-  mail than ``warn_unencrypted_percent``.
+  mail than ``warn_unencrypted_percent``; an MTA-STS record or policy senders cannot use, an
+  MX host a ``testing`` policy does not cover, ``max_age`` beyond a year, a policy changed
+  under the same id; certificate problems of the MTA-STS policy host.
 info (0)
   everything else worth saying: DANE matches where DANE is in effect (DANE-EE: names, chain and
   dates then do not matter to DANE senders; DANE-TA: the public roots do not), matches and
   mismatches where it is not, old TLS versions not tested, MTA-STS and TLS-RPT absent, null MX.
-The rules for one host are in ``host_rules`` and ``dane_rules``.
+The rules for one host are in ``host_rules`` and ``dane_rules``, MTA-STS's in ``policy_rules``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterable
 
 from .findings import Finding, Severity, Verdict
 from .host_rules import gateway_findings, https_findings
+from .policy_rules import mta_sts_findings
 from .results import AuditResult
 
 __all__ = ["Finding", "Severity", "Verdict", "judge"]
@@ -61,6 +65,7 @@ def _all_findings(result: AuditResult) -> Iterable[Finding]:
             yield Finding(Severity.WARNING, policy.name, policy.error)
         elif not policy.present:
             yield Finding(Severity.INFO, policy.name, f"no {what} record")
+    yield from mta_sts_findings(result)
     if result.control_panel is not None and result.control_panel.error:
         yield Finding(Severity.WARNING, "Control Panel", result.control_panel.error)
     flow = result.mail_flow

@@ -3,6 +3,7 @@ this machine's OpenSSL cannot offer at all (reported as not tested, never guesse
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -12,9 +13,8 @@ from certbot_dns_variomedia.controlpanel.old_versions import offered_locally, pr
 from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority
 from certbot_dns_variomedia.testing.servers.smtp import accepts_old_versions
 
-from .conftest import Servers, leaf
+from .conftest import MX, Servers, World, leaf, reasons, run_main
 
-MX = "mx1.example.test"
 OLD_VERSIONS_HERE = accepts_old_versions() or offered_locally(ssl.TLSVersion.TLSv1)
 
 
@@ -73,3 +73,27 @@ def test_an_unreachable_server_is_not_tested() -> None:
     found = probe_old_versions("smtp", MX, "127.0.0.1", 9, timeout=2)
     assert {o.outcome for o in found} == {"not tested"}
     assert all("cannot" in o.detail for o in found)
+
+
+@pytest.mark.skipif(
+    OLD_VERSIONS_HERE is not None,
+    reason=f"skipped: a server accepting TLS 1.0/1.1 cannot run here: {OLD_VERSIONS_HERE}",
+)
+def test_a_gateway_that_still_accepts_tls_1_0_is_a_warning(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.smtp_port = world.servers.smtp(
+        world.leaf([MX]), versions=(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_3)
+    ).port
+    status, out, _ = run_main(world.argv("--json"), capsys)
+    doc = json.loads(out)
+    assert status == 1, reasons(doc)
+    assert f"warning: {MX} 127.0.0.1:{world.smtp_port}: still accepts TLSv1 (cipher " in (
+        " ".join(reasons(doc))
+    )
+    probe = doc["gateways"][0]["probes"][0]
+    assert [(o["version"], o["outcome"]) for o in probe["old_versions"]] == [
+        ("TLSv1", "accepted"),
+        ("TLSv1.1", "accepted"),
+    ]
+    assert probe["tls_version"] == "TLSv1.3"  # the best is still what a modern sender gets

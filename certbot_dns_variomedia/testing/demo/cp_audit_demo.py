@@ -41,7 +41,6 @@ def _zones() -> StaticZones:
     zones.add(DOMAIN, "MX", f"10 {MX}")
     zones.add(MX, "A", "127.0.0.1")
     zones.add(WHITELABEL, "A", "127.0.0.1")
-    zones.add(f"_mta-sts.{DOMAIN}", "TXT", '"v=STSv1; id=demo"')
     return zones
 
 

@@ -1,9 +1,12 @@
 """A tiny HTTPS server on loopback that presents a chosen certificate, for the audit tests.
 
-The audit looks at the certificate of the Control Panel host and of a whitelabel domain; the
-tests need servers that present valid, expired, wrong-name and self-signed certificates. The
-TLS handshake runs in the connection's own thread (not in ``accept``), so one client that
-never finishes its handshake cannot stall the others.
+The audit looks at the certificate of the Control Panel host, of a whitelabel domain and of the
+MTA-STS policy host, and fetches the policy; the tests need servers that present valid,
+expired, wrong-name and self-signed certificates and serve chosen pages. ``sni`` gives further
+certificates by server name, so one server (one port) can play several hosts. ``pages`` maps a
+path to ``(status, content type, body)``; any other path answers ``ok``. The TLS handshake runs
+in the connection's own thread (not in ``accept``), so one client that never finishes its
+handshake cannot stall the others.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,10 +34,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests look at ``HTTPSServer.handshakes``."""
 
+    server: _TLSHTTPServer
+
     def do_GET(self) -> None:
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
+        status, kind, body = self.server.owner.pages.get(
+            self.path.split("?", 1)[0], (200, "text/plain", b"ok\n")
+        )
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -70,15 +78,36 @@ class HTTPSServer(Service):
     """Serves ``ok`` over HTTPS with the given certificate chain on ``host``, any free port."""
 
     def __init__(
-        self, *, certfile: str, keyfile: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        certfile: str,
+        keyfile: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sni: Mapping[str, tuple[str, str]] | None = None,
+        pages: Mapping[str, tuple[int, str, bytes]] | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(certfile, keyfile)
+        self._by_name: dict[str, ssl.SSLContext] = {}
+        for name, (other_cert, other_key) in (sni or {}).items():
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(other_cert, other_key)
+            self._by_name[name.lower()] = context
+        if self._by_name:
+            self._context.sni_callback = self._pick
+        self.pages: dict[str, tuple[int, str, bytes]] = dict(pages or {})
         self.handshakes = 0
         self._server: _TLSHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _pick(self, tls: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        """The certificate for the server name the client asked for (else the default)."""
+        chosen = self._by_name.get((name or "").lower())
+        if chosen is not None:
+            tls.context = chosen
 
     @property
     def port(self) -> int:
