@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,9 @@ from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
     ControlPanelSimulator,
 )
+from certbot_dns_variomedia.testing.demo.cp_audit_demo import main as cp_audit_demo
 from certbot_dns_variomedia.testing.servers.dns import DNSServer
+from certbot_dns_variomedia.testing.servers.smtp import accepts_old_versions
 
 from .conftest import leaf
 
@@ -90,6 +93,48 @@ def test_demo_scenarios() -> None:
     doc = json.loads(done.stdout)
     assert doc["verdict"]["label"] == "critical"
     assert any("expired" in r["message"] for r in doc["verdict"]["reasons"])
+
+
+def test_the_sender_view_demo_shows_every_check_senders_make(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 15's closing note: one audit of the demo lab with a finding of every new check."""
+    status = cp_audit_demo(["--scenario", "sender-view", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    said = [f"{f['severity']}: {f['subject']}: {f['message']}" for f in _findings(doc)]
+    expected = [
+        "critical: mx4.example.test: DNSSEC validation fails (bogus)",
+        "critical: mx3.plain.test: no mx pattern of the MTA-STS policy covers it",
+        "warning: _25._tcp.mx3.plain.test: DANE not effective",
+        "critical: mx3.plain.test 127.0.0.3:",  # untrusted: the unsigned TLSA does not help
+        "info: mx2.example.test 127.0.0.2:",  # DANE-TA
+        "max_age 40000000 is beyond RFC 8461's limit",
+        "the policy changed since the report of 2026-01-05T08:00:00Z, but the id is still",
+        "warning: mta-sts.example.test 127.0.0.1:",  # its certificate expires in 10 days
+        "TLSv1" if accepts_old_versions() is None else "TLSv1 not tested",
+    ]
+    for fragment in expected:
+        assert any(fragment in line for line in said), (fragment, said)
+    assert any("DANE-TA, DNSSEC-validated" in line for line in said)
+    assert status == 2
+    probe = doc["gateways"][0]["probes"][0]
+    assert probe["cipher"]
+    assert [o["version"] for o in probe["old_versions"]] == ["TLSv1", "TLSv1.1"]
+    assert {g["dnssec"]["zone"]["state"] for g in doc["gateways"]} == {"secure", "insecure"}
+
+
+def test_the_broken_mta_sts_and_missing_domain_demos(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cp_audit_demo(["--scenario", "mta-sts-broken"]) == 1
+    out = capsys.readouterr().out
+    assert "2 v=STSv1 records" in out
+    assert "'v=STSv1;' has no valid id" in out
+    assert "the certificate of mta-sts.example.test is not accepted (Hostname mismatch" in out
+    assert cp_audit_demo(["--scenario", "no-such-domain"]) == 3
+    assert "does not exist in DNS" in capsys.readouterr().err
+
+
+def _findings(doc: dict[str, Any]) -> list[dict[str, str]]:
+    return [*doc["verdict"]["reasons"], *doc["verdict"]["notes"]]
 
 
 def test_control_panel_over_https_is_audited(

@@ -1,19 +1,22 @@
-"""cp-audit on loopback, in one command: DNS, a STARTTLS gateway, a whitelabel HTTPS host and
-the Control Panel simulator, all on 127.0.0.1, then the audit against them.
+"""cp-audit on loopback, in one command: DNS, STARTTLS gateways, HTTPS hosts and the Control
+Panel simulator, all on 127.0.0.x, then the audit against them.
 
     python -m certbot_dns_variomedia.testing.demo.cp_audit_demo           # scenario "ok"
     python -m certbot_dns_variomedia.testing.demo.cp_audit_demo --scenario critical --json
+    python -m certbot_dns_variomedia.testing.demo.cp_audit_demo --scenario sender-view
     python -m certbot_dns_variomedia.testing.demo.cp_audit_demo --serve   # run cp-audit yourself
 
 Scenarios: ``ok`` (a valid certificate), ``warning`` (it expires in 14 days), ``critical`` (it
-expired 3 days ago). The exit status is cp-audit's. Nothing leaves the machine.
+expired 3 days ago); ``sender-view`` (a finding of every check that judges the domain the way
+sending servers do: DNSSEC behind DANE, DANE-TA, old TLS versions, the MTA-STS policy),
+``mta-sts-broken`` (a policy senders cannot use), ``no-such-domain`` (exit 3). What each one
+holds: ``cp_audit_lab``. The exit status is cp-audit's. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import shlex
 import sys
 import tempfile
@@ -21,35 +24,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...controlpanel.cli import main as cp_audit
-from ..acme.certs import CertificateAuthority, utcnow
-from ..controlpanel.simulator import ControlPanelSimConfig, ControlPanelSimulator
-from ..servers.dns import DNSServer, StaticZones
-from ..servers.https import HTTPSServer
 from ..servers.service import stop_signals
-from ..servers.smtp import StartTLSServer
-
-DOMAIN = "example.test"
-MX = "mx1.example.test"
-WHITELABEL = "cp.brand.test"
-DAYS_LEFT = {"ok": 90.0, "warning": 14.0, "critical": -3.0}
-
-
-def _zones() -> StaticZones:
-    zones = StaticZones()
-    zones.add_zone(DOMAIN)
-    zones.add_zone("brand.test")
-    zones.add(DOMAIN, "MX", f"10 {MX}")
-    zones.add(MX, "A", "127.0.0.1")
-    zones.add(WHITELABEL, "A", "127.0.0.1")
-    return zones
+from .cp_audit_lab import SCENARIOS, Lab
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m certbot_dns_variomedia.testing.demo.cp_audit_demo",
-        description="Run cp-audit against simulated servers on 127.0.0.1.",
+        description="Run cp-audit against simulated servers on 127.0.0.x.",
     )
-    parser.add_argument("--scenario", choices=sorted(DAYS_LEFT), default="ok")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="ok")
     parser.add_argument("--json", action="store_true", help="pass --json to cp-audit")
     parser.add_argument(
         "--serve",
@@ -62,49 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Before the servers start, so that a Ctrl-C at any time still stops them.
         stop = stack.enter_context(stop_signals()) if args.serve else None
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cp-audit-demo-")))
-        ca = CertificateAuthority.create(workdir, name="cp-audit demo CA")
-        gateway_cert = ca.issue(
-            [MX], not_after=utcnow() + datetime.timedelta(days=DAYS_LEFT[args.scenario])
-        )
-        whitelabel_cert = ca.issue([WHITELABEL])
-        dns = stack.enter_context(DNSServer(_zones()))
-        smtp = stack.enter_context(
-            StartTLSServer(
-                certfile=str(gateway_cert.fullchain_path),
-                keyfile=str(gateway_cert.key_path),
-                hostname=MX,
-            )
-        )
-        https = stack.enter_context(
-            HTTPSServer(
-                certfile=str(whitelabel_cert.fullchain_path), keyfile=str(whitelabel_cert.key_path)
-            )
-        )
-        sim = stack.enter_context(
-            ControlPanelSimulator(
-                ControlPanelSimConfig(
-                    domains=(DOMAIN,),
-                    control_panel_host="127.0.0.1",
-                    whitelabel_domain=WHITELABEL,
-                )
-            )
-        )
-        credentials = sim.write_credentials(workdir / "cp.ini")
-        cp_argv = [
-            "--domain",
-            DOMAIN,
-            "--credentials",
-            str(credentials),
-            "--dns-server",
-            f"127.0.0.1:{dns.port}",
-            "--smtp-port",
-            str(smtp.port),
-            "--https-port",
-            str(https.port),
-            "--ca-bundle",
-            str(ca.cert_path),
-            *(["--json"] if args.json else []),
-        ]
+        cp_argv = Lab(args.scenario, workdir, stack).start()
+        cp_argv += ["--json"] if args.json else []
         if stop is not None:
             print("Servers are running. In another terminal:", flush=True)
             print("  cp-audit " + shlex.join(cp_argv), flush=True)
