@@ -9,9 +9,11 @@ and monitoring must not mistake a typo for a dying gateway.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -23,6 +25,8 @@ from .audit import AuditSettings, run_audit
 from .credentials import ControlPanelCredentials, load_controlpanel_credentials
 from .errors import ControlPanelError
 from .mtasts import PolicySeen, policy_seen
+from .nagios import render_nagios
+from .prometheus import audit_metrics, check_writable, failed_metrics, write_atomically
 from .report import to_json
 from .report_text import render_text
 from .results import Thresholds
@@ -106,7 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PERCENT",
         help="warn when more than PERCENT of the e-mails travelled without encryption",
     )
-    parser.add_argument("--json", action="store_true", help="print the cp-audit/1 JSON document")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the cp-audit/1 JSON document")
+    output.add_argument(
+        "--nagios",
+        action="store_true",
+        help="print a Nagios/Icinga plugin status line with performance data, then the report",
+    )
+    parser.add_argument(
+        "--prometheus",
+        metavar="FILE",
+        help="also write the figures in the Prometheus text format to FILE (atomically; for "
+        "node_exporter's textfile collector)",
+    )
     parser.add_argument(
         "--previous-report",
         metavar="FILE",
@@ -259,21 +275,31 @@ def _logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format="cp-audit: %(levelname)s: %(message)s")
 
 
+def _unusable(message: str, args: argparse.Namespace) -> int:
+    """Say why the audit could not run; tell Prometheus too, so an alert can see it."""
+    print(message, file=sys.stderr)
+    if args.prometheus:
+        with contextlib.suppress(OSError):
+            domain = args.domain.strip().rstrip(".").lower()
+            write_atomically(args.prometheus, failed_metrics(domain, time.time()))
+    return EXIT_UNUSABLE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the audit; the return value is the exit status."""
     args = build_parser().parse_args(argv)
     _logging(args.verbose)
     try:
+        if args.prometheus:
+            check_writable(args.prometheus)
         settings = _settings(args)
         credentials = _credentials(args)
         resolver = _resolver(args)
         result = run_audit(settings, dns=resolver, credentials=credentials)
     except ControlPanelError as error:
-        print(f"cp-audit: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return _unusable(f"cp-audit: {error}", args)
     except VariomediaError as error:
-        print(f"cp-audit: error: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return _unusable(f"cp-audit: error: {error}", args)
     except KeyboardInterrupt:
         print("cp-audit: interrupted", file=sys.stderr)
         return 130
@@ -281,8 +307,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         json.dump(to_json(result, verdict), sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.nagios:
+        sys.stdout.write(render_nagios(result, verdict))
     else:
         sys.stdout.write(render_text(result, verdict))
+    if args.prometheus:
+        try:
+            write_atomically(args.prometheus, audit_metrics(result, verdict))
+        except OSError as error:
+            print(f"cp-audit: error: cannot write {args.prometheus}: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
     return verdict.status
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from controlpanel.perfdata import split_status_line
 
 from certbot_dns_variomedia.controlpanel.credentials import load_controlpanel_credentials
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
@@ -497,6 +498,16 @@ def test_check_cp_audit_exit_status_is_the_verdict(
     lines = result.stdout.splitlines()
     assert lines[0].startswith(first_line), lines[0]
     assert "Verdict:" in result.stdout  # the report follows as the long output
+    assert result.stdout.count("|") == 1  # only the start of the performance data
+    _, perf = split_status_line(lines[0])
+    days = perf["days_mx_mx1.example.test"]
+    assert (days.warn, days.crit) == ("21:", "7:")  # alert below 21 and 7 days
+    assert days.value == pytest.approx({"ok": 90, "warning": 14, "critical": -3}[scenario], abs=0.2)
+    share = perf["unencrypted_share"]
+    assert (share.unit, share.minimum, share.maximum) == ("%", "0", "100")
+    emails = perf["emails"].value
+    assert emails == perf["emails_inbound"].value + perf["emails_outbound"].value > 0
+    assert share.value == pytest.approx(perf["emails_unencrypted"].value / emails * 100, abs=0.01)
     if scenario == "warning":
         assert "certificate expires in 14 days" in lines[0]
     if scenario == "critical":
