@@ -283,6 +283,13 @@ class Validator:
             reason = f"no DNSKEY of {where} matches {by}"
             return _Step("end", end=Validation("bogus", where, reason))
         sigs = _find(answer.answer, zone, dns.rdatatype.RRSIG, dns.rdatatype.DNSKEY)
+        if sigs is None and zone in self._anchors:
+            # Not bogus: a resolver or forwarder that drops DNSSEC records (no DO support).
+            reason = (
+                f"the DNS server asked returns no signatures (no RRSIG with the DNSKEY of "
+                f"{where}): DNSSEC cannot be checked through it"
+            )
+            return _Step("end", end=Validation("indeterminate", where, reason))
         failure = self._check(rrset, sigs, zone, dns.rrset.from_rdata_list(zone, 0, vouched))
         if failure is not None:
             return _Step("end", end=Validation("bogus", where, failure))

@@ -4,10 +4,12 @@ bogus signature, an expired one, an anchor that does not match, and lookups that
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
 import dns.name
+import dns.rdatatype
 import pytest
 
 from certbot_dns_variomedia.dnssec import (
@@ -18,7 +20,7 @@ from certbot_dns_variomedia.dnssec import (
 from certbot_dns_variomedia.errors import ConfigurationError
 from certbot_dns_variomedia.nameservers import NameServer
 from certbot_dns_variomedia.resolver import Resolver
-from certbot_dns_variomedia.testing.servers.dns import DNSServer
+from certbot_dns_variomedia.testing.servers.dns import DNSServer, Lookup
 from certbot_dns_variomedia.testing.servers.signed_zones import SignedZones
 
 
@@ -124,6 +126,28 @@ def test_a_failing_server_is_indeterminate(zones: SignedZones) -> None:
         found = validator.validate("example.test", "MX")
     assert found.state == "indeterminate"
     assert "SERVFAIL" in found.reason
+
+
+class _Stripping:
+    """A forwarder that drops every DNSSEC record (no DO support), over the signed zones."""
+
+    def __init__(self, inner: SignedZones) -> None:
+        self.inner = inner
+
+    def lookup(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> Lookup:
+        return dataclasses.replace(self.inner.lookup(qname, rdtype), signatures=(), denial=())
+
+
+def test_a_server_that_drops_signatures_is_indeterminate_not_bogus(zones: SignedZones) -> None:
+    with DNSServer(_Stripping(zones)) as server:
+        resolver = Resolver([NameServer("x", server.address, server.port)], timeout=1.0)
+        validator = Validator(resolver, parse_trust_anchors(zones.trust_anchor("."), "anchor"))
+        found = validator.validate("example.test", "MX")
+    assert found.state == "indeterminate"
+    assert found.reason == (
+        "the DNS server asked returns no signatures (no RRSIG with the DNSKEY of .): DNSSEC "
+        "cannot be checked through it"
+    )
 
 
 def test_the_root_anchors_are_the_iana_keys() -> None:
