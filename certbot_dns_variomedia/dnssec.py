@@ -18,7 +18,6 @@ passed on, bogus data is not hidden behind SERVFAIL); nothing here opens a socke
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import dns.zonefile
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
+from .dnssec_denial import denial_types
 from .errors import ConfigurationError, DNSLookupError
 
 __all__ = [
@@ -64,7 +64,6 @@ TrustAnchors = Mapping[dns.name.Name, tuple[dns.rdata.Rdata, ...]]
 _ALGORITHMS = frozenset({5, 7, 8, 10, 13, 14, 15, 16})
 _DIGESTS = frozenset({1, 2, 4})
 _MAX_CNAMES = 8
-_OPT_OUT = 0x01
 
 
 class SignedLookup(Protocol):
@@ -136,24 +135,6 @@ def _find(
         ):
             return rrset
     return None
-
-
-def _bitmap_types(windows: Iterable[tuple[int, bytes]]) -> set[int]:
-    """The types an NSEC/NSEC3 type bitmap lists."""
-    found = set()
-    for window, bitmap in windows:
-        for index, byte in enumerate(bitmap):
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    found.add(window * 256 + index * 8 + bit)
-    return found
-
-
-def _covers(owner: str, following: str, hashed: str) -> bool:
-    """Whether the NSEC3 span from ``owner`` to ``following`` contains ``hashed`` (wrapping)."""
-    if owner < following:
-        return owner < hashed < following
-    return hashed > owner or hashed < following
 
 
 @dataclass(frozen=True)
@@ -343,20 +324,7 @@ class Validator:
         for rrset in answer.authority:
             if rrset.rdtype not in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
                 continue
-            types: set[int] | None = None
-            if rrset.rdtype == dns.rdatatype.NSEC and rrset.name == child:
-                types = _bitmap_types(rrset[0].windows)
-            elif rrset.rdtype == dns.rdatatype.NSEC3:
-                record = rrset[0]
-                hashed = dns.dnssec.nsec3_hash(
-                    child, record.salt, record.iterations, record.algorithm
-                ).upper()
-                owner = rrset.name.labels[0].decode("ascii").upper()
-                following = base64.b32hexencode(record.next).decode("ascii").rstrip("=")
-                if owner == hashed:
-                    types = _bitmap_types(record.windows)
-                elif record.flags & _OPT_OUT and _covers(owner, following, hashed):
-                    types = {dns.rdatatype.NS}  # an unsigned delegation may hide in the span
+            types = denial_types(rrset, child)
             if types is None:
                 continue
             sigs = _find(answer.authority, rrset.name, dns.rdatatype.RRSIG, rrset.rdtype)
