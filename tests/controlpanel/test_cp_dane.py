@@ -33,10 +33,10 @@ def test_validated_dane_ee_match_makes_expiry_and_chain_moot(
     cert = self_signed(world.tmp_path, [MX], filename="dane")
     world.gateway(cert)
     world.zones.sign("example.test")
-    status, out, _ = run_main(world.argv("--json"), capsys)
+    status, out, _ = run_main(world.argv("--json", control_panel=False), capsys)
     assert status == 2  # self-signed and no TLSA: untrusted
     world.zones.add(f"_25._tcp.{MX}", "TLSA", f"3 1 1 {_spki(cert)}")
-    status, out, _ = run_main(world.argv("--json"), capsys)
+    status, out, _ = run_main(world.argv("--json", control_panel=False), capsys)
     doc = json.loads(out)
     assert status == 0, (reasons(doc), json.dumps(doc["gateways"]))
     gateway = doc["gateways"][0]
@@ -57,7 +57,7 @@ def test_unsigned_dane_ee_match_is_not_effective(
     cert = self_signed(world.tmp_path, [MX], filename="unsigned")
     world.gateway(cert)
     world.zones.add(f"_25._tcp.{MX}", "TLSA", f"3 1 1 {_spki(cert)}")
-    status, out, _ = run_main(world.argv("--json"), capsys)
+    status, out, _ = run_main(world.argv("--json", control_panel=False), capsys)
     doc = json.loads(out)
     said = reasons(doc)
     assert status == 2, said
@@ -82,7 +82,7 @@ def test_bogus_tlsa_signature_is_critical(world: World, capsys: pytest.CaptureFi
     world.zones.sign("example.test")
     world.zones.add(f"_25._tcp.{MX}", "TLSA", f"3 1 1 {_spki(cert)}")
     world.zones.break_signatures(f"_25._tcp.{MX}", "TLSA")
-    status, out, _ = run_main(world.argv(), capsys)
+    status, out, _ = run_main(world.argv(control_panel=False), capsys)
     assert status == 2, out
     assert (
         f"CRITICAL  {MX}: DNSSEC validation fails (bogus): the signature of TLSA _25._tcp.{MX} "
@@ -97,7 +97,7 @@ def test_validated_tlsa_mismatch_is_critical(
     world.gateway(world.leaf([MX]))
     world.zones.sign("example.test")
     world.zones.add(f"_25._tcp.{MX}", "TLSA", "3 1 1 " + "00" * 32)
-    status, out, _ = run_main(world.argv(), capsys)
+    status, out, _ = run_main(world.argv(control_panel=False), capsys)
     assert status == 2
     assert "matches none of the DANE TLSA records: DANE senders will not deliver" in out
 
@@ -116,7 +116,7 @@ def test_dane_ta_matches_the_issuer_the_gateway_sends(
         )
     ).hexdigest()
     world.zones.add(f"_25._tcp.{MX}", "TLSA", f"2 1 1 {issuer_spki}")
-    status, out, _ = run_main(world.argv("--json"), capsys)
+    status, out, _ = run_main(world.argv("--json", control_panel=False), capsys)
     doc = json.loads(out)
     assert status == 0, reasons(doc)
     probe = doc["gateways"][0]["probes"][0]
