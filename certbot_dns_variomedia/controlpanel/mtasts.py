@@ -9,11 +9,13 @@ made to that address, with the host name for SNI, ``Host`` and the certificate c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -169,14 +171,45 @@ def covered_by(policy: StsPolicy, host: str) -> bool:
 
 
 def _get(host: str, address: str, port: int, ca_bundle: str | None, timeout: float) -> bytes:
-    """The policy's bytes, or ``OSError``/``ValueError`` saying why there are none."""
+    """The policy's bytes, or ``OSError``/``ValueError`` saying why there are none.
+
+    ``timeout`` bounds each step; the whole fetch gets three times that, so a server that
+    drips its answer a byte at a time cannot hold the audit.
+    """
     context = ssl.create_default_context(cafile=ca_bundle)  # chain and name, as senders check
-    sock = socket.create_connection((address.strip("[]"), port), timeout=timeout)
+    open_socket: list[socket.socket] = [
+        socket.create_connection((address.strip("[]"), port), timeout=timeout)
+    ]
+    overdue = threading.Event()
+
+    def cut_off() -> None:
+        overdue.set()
+        with contextlib.suppress(OSError):
+            open_socket[-1].shutdown(socket.SHUT_RDWR)  # a blocked read returns at once
+
+    deadline = threading.Timer(3 * timeout, cut_off)
+    deadline.start()
     try:
-        tls = context.wrap_socket(sock, server_hostname=host)
-    except BaseException:
-        sock.close()
+        tls = context.wrap_socket(
+            open_socket[0], server_hostname=host, do_handshake_on_connect=False
+        )
+        open_socket.append(tls)  # from now on the deadline cuts this one off
+        tls.do_handshake()
+        body = _read_policy(host, port, tls, timeout)
+    except (OSError, ValueError, http.client.HTTPException):
+        if overdue.is_set():
+            raise ValueError(f"it took more than {3 * timeout:g} s to answer") from None
         raise
+    finally:
+        deadline.cancel()
+        for sock in open_socket:
+            sock.close()
+    if overdue.is_set():  # cut off mid-body: what arrived is not the policy
+        raise ValueError(f"it took more than {3 * timeout:g} s to answer")
+    return body
+
+
+def _read_policy(host: str, port: int, tls: ssl.SSLSocket, timeout: float) -> bytes:
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     connection.sock = tls  # already connected, to the address the audit resolved
     try:

@@ -3,7 +3,13 @@ loopback policy host, parsed, held against the MX hosts, its id against an earli
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +17,14 @@ import pytest
 
 from certbot_dns_variomedia.controlpanel.mtasts import (
     covered_by,
+    fetch_policy,
     parse_policy,
     policy_seen,
     sts_id,
 )
+from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority
 
-from .conftest import MTA_STS, MX, World, reasons, run_main
+from .conftest import MTA_STS, MX, World, leaf, reasons, run_main
 
 ENFORCE = "version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 604800\r\n"
 
@@ -77,6 +85,50 @@ def test_an_earlier_report_must_be_one() -> None:
         policy_seen({"schema": "other"}, "old.json")
     seen = policy_seen({"schema": "cp-audit/1", "policies": []}, "old.json")
     assert (seen.id, seen.sha256) == (None, None)
+
+
+@pytest.fixture
+def dripping(ca: CertificateAuthority, tmp_path: Path) -> Iterator[int]:
+    """An HTTPS policy host that sends its answer one byte every 0.3 s; its port."""
+    cert = leaf(ca, tmp_path, [MTA_STS])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert.fullchain_path), str(cert.key_path))
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def drip() -> None:
+        with (
+            contextlib.suppress(OSError),
+            context.wrap_socket(listener.accept()[0], server_side=True) as tls,
+        ):
+            tls.recv(4096)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+            tls.sendall(b"Content-Length: 1000\r\n\r\n")
+            while not stop.wait(0.3):
+                tls.sendall(b"v")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_a_policy_host_that_drips_is_cut_off(ca: CertificateAuthority, dripping: int) -> None:
+    started = time.monotonic()
+    fetched = fetch_policy(
+        "example.test", ["127.0.0.1"], port=dripping, ca_bundle=str(ca.cert_path), timeout=1.0
+    )
+    assert time.monotonic() - started < 4.5  # three times the timeout, and no more
+    assert fetched.policy is None
+    assert (
+        fetched.error
+        == f"{MTA_STS} (127.0.0.1) answered no policy: it took more than 3 s to answer"
+    )
 
 
 # -- through the audit --------------------------------------------------------------------------
