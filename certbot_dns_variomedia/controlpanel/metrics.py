@@ -36,7 +36,7 @@ class Figure:
 
     @property
     def prometheus_value(self) -> float:
-        return self.value / 100 if self.unit == "%" else self.value
+        return round(self.value / 100, 6) if self.unit == "%" else self.value
 
 
 HELP = {
