@@ -1,9 +1,12 @@
-"""Where the ``variomedia-dns`` command and `issue.obtain_certificate` keep their files.
+"""Where the ``variomedia-dns`` command, `issue.obtain_certificate` and the pacing ledger keep
+their files.
 
 The manual hooks pass record ids from the auth call to the cleanup call (separate processes)
 through the state file, so both calls must find the same file without being told: the default
-is fixed per user. root gets the system locations (``/var/lib``, ``/etc``) that cron jobs and
-certbot's own hooks run with; everyone else the XDG locations in their home.
+is fixed per user. root gets the system locations (``/var/lib``, ``/etc``, ``/var/cache``) that
+cron jobs and certbot's own hooks run with, whatever ``HOME`` says: ``sudo -E`` and friends keep
+a user's ``HOME``, and root must not keep its files where that user can reach them. Everyone
+else gets the XDG locations in their home. `safe_files` then checks every place before use.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ from urllib.parse import urlsplit
 APP = "variomedia-dns"
 ENV_STATE_FILE = "VARIOMEDIA_DNS_STATE_FILE"
 ENV_ACCOUNT_DIR = "VARIOMEDIA_DNS_ACCOUNT_DIR"
+ENV_CACHE_DIR = "VARIOMEDIA_DNS_CACHE_DIR"
 # The state files of variomedia-dns and of the plugin (the latter in certbot's work directory).
 STATE_FILE_NAME = "state.json"
 PLUGIN_STATE_FILE_NAME = "dns-variomedia-state.json"
 SYSTEM_STATE_DIR = Path("/var/lib") / APP
 SYSTEM_CONFIG_DIR = Path("/etc") / APP
+# The pacing ledger is shared with the certbot plugin, whose name it carries.
+CACHE_APP = "certbot-dns-variomedia"
+SYSTEM_CACHE_DIR = Path("/var/cache") / CACHE_APP
 # Where the plugin's state file is with certbot's default work directory.
 CERTBOT_PLUGIN_STATE_FILE = Path("/var/lib/letsencrypt") / PLUGIN_STATE_FILE_NAME
 
@@ -69,3 +76,24 @@ def default_account_key(
     parts = urlsplit(directory_url)
     server = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.netloc}{parts.path}").strip("_.") or "acme"
     return accounts / server / "account-key.pem"
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None, euid: int | None = None) -> Path:
+    """``$VARIOMEDIA_DNS_CACHE_DIR`` (an absolute path), else ``/var/cache/certbot-dns-variomedia``
+    for root whatever ``HOME`` or ``XDG_CACHE_HOME`` say, else
+    ``$XDG_CACHE_HOME/certbot-dns-variomedia`` (``~/.cache/...``)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_CACHE_DIR, "").strip()
+    if explicit and os.path.isabs(explicit):
+        return Path(explicit)
+    if _is_root(euid):
+        return SYSTEM_CACHE_DIR
+    return _xdg(env, "XDG_CACHE_HOME", ".cache") / CACHE_APP
+
+
+def pacing_ledger_file(
+    api_host: str, environ: Mapping[str, str] | None = None, euid: int | None = None
+) -> Path:
+    """One pacing ledger per API host (``host:port``) in `default_cache_dir`."""
+    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in api_host) or "api"
+    return default_cache_dir(environ, euid) / f"pacing-{safe}.json"

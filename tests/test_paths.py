@@ -1,10 +1,15 @@
-"""Where files live by default: state file and ACME account keys, per user and per CA."""
+"""Where files live by default: state file, ACME account keys and pacing ledger, per user."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from certbot_dns_variomedia.paths import default_account_key, default_state_file
+from certbot_dns_variomedia.paths import (
+    default_account_key,
+    default_cache_dir,
+    default_state_file,
+    pacing_ledger_file,
+)
 
 
 def test_state_file_default_for_root_users_and_the_override() -> None:
@@ -41,3 +46,25 @@ def test_one_account_key_per_ca() -> None:
         "variomedia-dns",
         "accounts",
     )
+
+
+def test_root_keeps_its_pacing_ledger_in_a_root_owned_place_whatever_home_says() -> None:
+    """sudo -E keeps a user's HOME and XDG_CACHE_HOME: root must not follow them."""
+    user_env = {"HOME": "/home/ann", "XDG_CACHE_HOME": "/home/ann/.cache"}
+    assert default_cache_dir(user_env, euid=0) == Path("/var/cache/certbot-dns-variomedia")
+    assert pacing_ledger_file("api.variomedia.de:443", user_env, euid=0) == Path(
+        "/var/cache/certbot-dns-variomedia/pacing-api.variomedia.de_443.json"
+    )
+    assert pacing_ledger_file("api.variomedia.de:443", user_env, euid=1000) == Path(
+        "/home/ann/.cache/certbot-dns-variomedia/pacing-api.variomedia.de_443.json"
+    )
+
+
+def test_a_relative_cache_directory_is_ignored() -> None:
+    """The XDG spec: a relative XDG_CACHE_HOME is invalid; ours must be absolute too."""
+    env = {"HOME": "/home/ann", "XDG_CACHE_HOME": "cache"}
+    assert default_cache_dir(env, euid=1000) == Path("/home/ann/.cache/certbot-dns-variomedia")
+    relative = {**env, "VARIOMEDIA_DNS_CACHE_DIR": "here"}
+    assert default_cache_dir(relative, euid=1000) == Path("/home/ann/.cache/certbot-dns-variomedia")
+    explicit = {**env, "VARIOMEDIA_DNS_CACHE_DIR": "/srv/cache"}
+    assert default_cache_dir(explicit, euid=0) == Path("/srv/cache")

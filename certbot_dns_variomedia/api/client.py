@@ -24,6 +24,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
 from ..errors import JobError, NetworkError, NotFoundError, ServerError
 from ..names import to_ace
+from ..paths import pacing_ledger_file
 from . import jsonapi
 from .models import (
     DNSRecord,
@@ -35,7 +36,7 @@ from .models import (
     last_segment,
     record_from,
 )
-from .pacing import FileLedger, RequestPacer, default_ledger_path
+from .pacing import FileLedger, RequestPacer
 from .transport import Transport, check_api_url
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class VariomediaClient(Transport):
         """The client every front door uses: paced together with every other process of this
         user that talks to the same API host (they all share one IP's rate limit)."""
         base_url = check_api_url(credentials.api_url)
-        ledger = FileLedger(default_ledger_path(urlsplit(base_url).netloc))
+        ledger = FileLedger(pacing_ledger_file(urlsplit(base_url).netloc), clock=clock)
         return cls(
             credentials.token,
             base_url,

@@ -6,16 +6,17 @@ never sends a request the limit would refuse. Each request is counted from the m
 moment is outside the server's window too, whatever the network latency.
 
 Processes on one machine share one IP and therefore one limit (two certbot runs at 3 a.m., the
-manual hooks of one run). A `FileLedger` lets them share one count through a small locked file.
+manual hooks of one run). A `FileLedger` lets them share one count through a small locked file
+(`paths.pacing_ledger_file` says where).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .. import safe_files
 from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,14 @@ DEFAULT_WINDOW = 10.0
 STALE_AFTER = 120.0
 # Added to every computed wait: timer and scheduler slack must never make us a little early.
 MARGIN = 0.05
+# The longest pause a server's Retry-After may impose (a longer one is reported, not waited out);
+# a longer pause in the ledger is not ours (written before a reboot, or forged).
+MAX_PAUSE = 300.0
+# How long a process waits for the ledger's lock: each holder keeps it for one short update.
+LOCK_TIMEOUT = 10.0
+# A ledger holds at most `limit` current entries; anything much larger is not ours.
+MAX_ENTRIES = 1000
+MAX_LEDGER_BYTES = 256 * 1024
 _ID = itertools.count()
 
 
@@ -74,47 +85,104 @@ class MemoryLedger:
 
 
 class FileLedger:
-    """A count shared by every process of this user through a locked JSON file."""
+    """A count shared by every process of this user through a locked JSON file.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    The file is opened only where no other user can reach it (`safe_files`), its lock is
+    waited for at most `lock_timeout` seconds, and its content is checked, not trusted. Where
+    any of this fails, the pacer counts in memory for the rest of the process, with one warning.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self.clock = clock
         self._lock = threading.Lock()
+        self._fallback: MemoryLedger | None = None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[LedgerState]:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "r+", encoding="utf-8") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                state = self._load(f.read())
+            fd = self._open()
+            if fd is None:
+                assert self._fallback is not None
+                with self._fallback.locked() as state:
+                    yield state
+                return
+            with os.fdopen(fd, "r+b") as f:
+                state = self._load(f.read(MAX_LEDGER_BYTES + 1))
                 yield state
                 f.seek(0)
                 f.truncate()
                 entries = [[e.key, e.sent, e.answered] for e in state.entries]
-                json.dump({"entries": entries, "pause_until": state.pause_until}, f)
+                f.write(json.dumps({"entries": entries, "pause_until": state.pause_until}).encode())
                 f.flush()
 
-    def _load(self, text: str) -> LedgerState:
+    def _open(self) -> int | None:
+        """The ledger's descriptor, locked; ``None`` once the pacer counts in memory."""
+        if self._fallback is not None:
+            return None
         try:
-            raw = json.loads(text) if text.strip() else {}
-            entries = [
-                Entry(str(key), float(sent), None if answered is None else float(answered))
-                for key, sent, answered in raw.get("entries", [])
-            ]
-            return LedgerState(entries=entries, pause_until=float(raw.get("pause_until", 0.0)))
-        except (ValueError, TypeError, AttributeError):
+            fd = safe_files.open_file(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except (ConfigurationError, OSError) as e:
+            self._give_up(str(e) if isinstance(e, ConfigurationError) else e.strerror)
+            return None
+        if safe_files.lock(fd, self.lock_timeout, clock=self.clock):
+            return fd
+        os.close(fd)
+        self._give_up(f"another process has held its lock for {self.lock_timeout:g} s")
+        return None
+
+    def _give_up(self, why: str | None) -> None:
+        self._fallback = MemoryLedger()
+        logger.warning(
+            "The pacing ledger %s cannot be used (%s); pacing this process's API requests on "
+            "its own. Runs at the same time may then draw the API's rate limit (429), which "
+            "is waited out.",
+            self.path,
+            why or "unknown error",
+        )
+
+    def _load(self, raw: bytes) -> LedgerState:
+        """The ledger's content where it has the expected shape; a fresh count otherwise."""
+        try:
+            if len(raw) > MAX_LEDGER_BYTES:
+                raise ValueError("too large")
+            data = json.loads(raw) if raw.strip() else {}
+            if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
+                raise ValueError("not a ledger")
+            entries = [_entry(item) for item in data.get("entries", [])[:MAX_ENTRIES]]
+            return LedgerState(entries=entries, pause_until=_moment(data.get("pause_until", 0.0)))
+        except (ValueError, TypeError, RecursionError):
             # A process killed in the middle of a write; the worst case is one window of
             # caution lost, which the server's Retry-After then covers.
             logger.debug("Pacing ledger %s was unreadable; starting a new count", self.path)
             return LedgerState()
 
 
-def default_ledger_path(api_host: str) -> Path:
-    """One ledger per API host in the user's cache directory (never a shared /tmp name)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in api_host) or "api"
-    return Path(base) / "certbot-dns-variomedia" / f"pacing-{safe}.json"
+def _moment(value: object) -> float:
+    """A finite number of seconds, or `ValueError` (JSON allows 1e999 and huge integers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+def _entry(item: object) -> Entry:
+    if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
+        raise ValueError("not an entry")
+    key, sent, answered = item
+    return Entry(key, _moment(sent), None if answered is None else _moment(answered))
 
 
 class RequestPacer:
@@ -150,19 +218,21 @@ class RequestPacer:
 
     def pause(self, seconds: float) -> None:
         """No request from anyone sharing the ledger for `seconds` (the server's Retry-After)."""
+        seconds = min(max(seconds, 0.0), MAX_PAUSE)
         with self.ledger.locked() as state:
             state.pause_until = max(state.pause_until, self.clock.monotonic() + seconds)
 
     def _prune(self, state: LedgerState, now: float) -> None:
         def current(e: Entry) -> bool:
-            if e.sent > now + 1.0:  # written before a reboot: monotonic time started again
+            # In the future: written before a reboot (monotonic time started again), or forged.
+            if e.sent > now + 1.0 or (e.answered is not None and e.answered > now + 1.0):
                 return False
             if e.answered is None:
                 return now - e.sent < STALE_AFTER
             return e.answered > now - self.window
 
         state.entries = [e for e in state.entries if current(e)]
-        if state.pause_until > now + 3600:  # from before a reboot
+        if state.pause_until > now + MAX_PAUSE + 1.0:  # from before a reboot, or forged
             state.pause_until = 0.0
 
     def _acquire(self) -> str:
@@ -180,7 +250,8 @@ class RequestPacer:
                     answered = [e.answered for e in state.entries if e.answered is not None]
                     # Every slot is held by a request still in flight: look again shortly.
                     wait = min(answered) + self.window - now if answered else 0.1
-            wait = max(wait, 0.0) + MARGIN
+            # Never longer than one window at a time: the ledger is read again after each wait.
+            wait = min(max(wait, 0.0), self.window) + MARGIN
             logger.debug("Pacing: holding the next API request back for %.2f s", wait)
             self.waited += wait
             self.clock.sleep(wait)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer, default_ledger_path
+from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
+from certbot_dns_variomedia.testing.lock_holder import holding_lock
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
 from .conftest import CONFIG, client_for
@@ -106,12 +107,6 @@ def test_processes_sharing_a_ledger_share_one_limit(tmp_path: Path) -> None:
         assert len(in_window) <= 4, stamps
 
 
-def test_default_ledger_path_is_per_host_in_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere/cache")
-    path = default_ledger_path("api.variomedia.de:443")
-    assert path == Path("/somewhere/cache/certbot-dns-variomedia/pacing-api.variomedia.de_443.json")
-
-
 # -- a client's burst against the real limit ------------------------------------------------------
 
 
@@ -132,3 +127,82 @@ def test_without_pacing_the_same_burst_draws_429s_and_still_finishes() -> None:
             client.get_domain("example.test")
         assert sim.counters.too_many_requests > 0
         assert sim.counters.by_status[200] == 12
+
+
+# -- a ledger someone else wrote ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answered", "pause_until"),
+    [
+        ("now + 1e8", "0"),  # entries from the future: once a 10^8 s wait
+        ("1e999", "0"),  # JSON's way to say infinity
+        ("1" + "0" * 400, "0"),  # an integer too large for a float: once an OverflowError
+        ("now", "now + 1e8"),  # a pause that would never end
+        ("now", "1" + "0" * 400),
+    ],
+)
+def test_a_forged_ledger_never_makes_a_long_wait_or_a_crash(
+    tmp_path: Path, answered: str, pause_until: str
+) -> None:
+    clock = FakeClock()
+    now = clock.monotonic()
+
+    def value(text: str) -> str:
+        return repr(now + 1e8) if text == "now + 1e8" else repr(now) if text == "now" else text
+
+    path = tmp_path / "ledger.json"
+    forged = ",".join(f'["k{i}", {now}, {value(answered)}]' for i in range(10))
+    path.write_text(f'{{"entries": [{forged}], "pause_until": {value(pause_until)}}}')
+    path.chmod(0o600)
+    pacer = RequestPacer(limit=10, window=10.0, clock=clock, ledger=FileLedger(path))
+    with pacer.slot():
+        pass
+    assert all(s <= 10.0 + 0.05 for s in clock.sleeps), clock.sleeps
+    assert clock.now - now <= 10.0 + 0.05
+
+
+def test_every_wait_is_at_most_one_window(tmp_path: Path) -> None:
+    """A long Retry-After is waited out one window at a time, re-reading the ledger each time."""
+    clock = FakeClock()
+    pacer = RequestPacer(limit=10, window=10.0, clock=clock, ledger=FileLedger(tmp_path / "l"))
+    pacer.pause(45.0)
+    with pacer.slot():
+        pass
+    assert max(clock.sleeps) <= 10.05
+    assert 45.0 <= sum(clock.sleeps) < 46.0
+
+
+def test_an_unsafe_ledger_is_replaced_by_a_count_in_memory_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("root's own file\n")
+    link = tmp_path / "ledger.json"
+    link.symlink_to(victim)
+    clock = FakeClock()
+    pacer = RequestPacer(limit=2, window=10.0, clock=clock, ledger=FileLedger(link))
+    for _ in range(3):
+        with pacer.slot():
+            pass
+    assert victim.read_text() == "root's own file\n"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"The pacing ledger {link} cannot be used ({link} is a symbolic link); pacing this "
+        "process's API requests on its own. Runs at the same time may then draw the API's "
+        "rate limit (429), which is waited out."
+    ]
+    assert clock.sleeps[:1] == [10.05]  # still paced, in memory
+
+
+def test_a_ledger_locked_by_someone_else_is_given_up_after_a_bounded_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ledger.json"
+    with holding_lock(path):
+        pacer = RequestPacer(ledger=FileLedger(path, lock_timeout=0.5))
+        started = time.monotonic()
+        with pacer.slot():
+            pass
+        assert time.monotonic() - started < 3.0
+    assert "another process has held its lock for 0.5 s" in caplog.text

@@ -45,6 +45,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of an isolated run (also applied to this process, for `cli.main`)."""
     env = {
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "VARIOMEDIA_DNS_CACHE_DIR": str(tmp_path / "cache" / "certbot-dns-variomedia"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
         "VARIOMEDIA_DNS_STATE_FILE": str(tmp_path / "state.json"),

@@ -106,7 +106,7 @@ def test_obtain_certificate_issues_apex_wildcard_and_a_second_zone(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert sandbox.pebble is not None
-    monkeypatch.setenv("XDG_CACHE_HOME", str(sandbox.cache_dir))  # the pacing ledger
+    monkeypatch.setenv("VARIOMEDIA_DNS_CACHE_DIR", str(sandbox.cache_dir))  # the pacing ledger
     untouched = other_records(sandbox.sim)
     servers = tuple(parse_nameservers(sandbox.nameservers_option))
     said: list[str] = []

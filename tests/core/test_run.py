@@ -93,7 +93,7 @@ MakeStage = Callable[..., Stage]
 @pytest.fixture
 def make_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeStage]:
     # The client's pacing ledger lives in the cache directory: one of the test's own.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("VARIOMEDIA_DNS_CACHE_DIR", str(tmp_path / "cache"))
     with contextlib.ExitStack() as stack:
 
         def make(config: SimConfig = CONFIG) -> Stage:

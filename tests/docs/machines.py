@@ -159,6 +159,7 @@ class Machine:
             # One cache for all machines: the pacing ledger must see every request to the one
             # simulated API (on the Internet, the limit is per address; here all share 127.0.0.1).
             XDG_CACHE_HOME=str(self.world.cache),
+            VARIOMEDIA_DNS_CACHE_DIR=str(self.world.cache / "certbot-dns-variomedia"),
             # root's defaults, below this machine's root:
             VARIOMEDIA_DNS_STATE_FILE=str(self.host("/var/lib/variomedia-dns/state.json")),
             VARIOMEDIA_DNS_ACCOUNT_DIR=str(self.host("/etc/variomedia-dns/accounts")),

@@ -112,6 +112,7 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VARIOMEDIA_", "CERTBOT_"))}
         env.update(
             XDG_CACHE_HOME=str(tmp / "cache"),
+            VARIOMEDIA_DNS_CACHE_DIR=str(tmp / "cache" / "certbot-dns-variomedia"),
             XDG_CONFIG_HOME=str(tmp / "config"),
             XDG_STATE_HOME=str(tmp / "state"),
             VARIOMEDIA_DNS_STATE_FILE=str(tmp / "state.json"),

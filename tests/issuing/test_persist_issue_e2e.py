@@ -38,7 +38,7 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PersistSandbox]:
 
 @pytest.fixture
 def cache(box: PersistSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(box.cache_dir))  # the pacing ledger
+    monkeypatch.setenv("VARIOMEDIA_DNS_CACHE_DIR", str(box.cache_dir))  # the pacing ledger
 
 
 def issue(

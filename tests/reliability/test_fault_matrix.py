@@ -485,13 +485,14 @@ def test_two_runs_at_once_share_the_rate_limit(stage: Stage, row: FaultRow) -> N
     FaultRow(
         fault="The same two runs by two different users (two cache directories, so two "
         "pacing ledgers for one IP's rate limit): the limit of promise 3",
-        made_by="as above, with XDG_CACHE_HOME different for each run",
+        made_by="as above, with VARIOMEDIA_DNS_CACHE_DIR different for each run",
         runs=(Run("issued", (ISSUED,)), Run("issued", (ISSUED,))),
         together=True,
         requests=(16, 22),
         rate_limited=(1, 6),
         promises=(1, 2, 4),
-        limit="The pacing ledger is per user (in $XDG_CACHE_HOME, never a shared /tmp name), "
+        limit="The pacing ledger is per user (root's in /var/cache, everyone else's in "
+        "$XDG_CACHE_HOME; never a shared /tmp name), "
         "so runs of different users behind one address can draw 429s; they are waited out as "
         "Retry-After says.",
     )
@@ -507,7 +508,7 @@ def test_two_runs_with_separate_ledgers_draw_429s(stage: Stage, row: FaultRow) -
             ["a.example.test", "b.example.test", "c.example.test"],
         )
     ):
-        env = {**stage.box.env(), "XDG_CACHE_HOME": str(stage.root / f"cache{i}")}
+        env = {**stage.box.env(), "VARIOMEDIA_DNS_CACHE_DIR": str(stage.root / f"cache{i}")}
         command = stage.command(names, cert_name=f"run{i}", dirs=stage.root / f"certbot{i}")
         jobs.append(stage.start(command, f"run{i}", env=env))
     try:

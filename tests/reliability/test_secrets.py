@@ -148,7 +148,7 @@ def test_token_absent_from_failures_with_maximal_logging(make_stage: MakeStage) 
 def test_token_absent_from_reprs_errors_and_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("VARIOMEDIA_DNS_CACHE_DIR", str(tmp_path / "cache"))
     caplog.set_level(logging.DEBUG)
     with VariomediaSimulator(CONFIG) as sim:
         path = tmp_path / "creds.ini"

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...paths import CACHE_APP, ENV_CACHE_DIR
 from ..acme.acme2certifier import DEFAULT_ISSUER, Acme2Certifier
 from ..servers.service import Service
 from ..variomedia.config import SimConfig
@@ -97,4 +98,5 @@ class PersistSandbox(Service):
         """A command's environment: the pacing ledger inside the sandbox, no token."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("VARIOMEDIA_API_")}
         env["XDG_CACHE_HOME"] = str(self.cache_dir)
+        env[ENV_CACHE_DIR] = str(self.cache_dir / CACHE_APP)  # root's ignores XDG_CACHE_HOME
         return env

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from ...paths import ENV_ACCOUNT_DIR, ENV_STATE_FILE
+from ...paths import CACHE_APP, ENV_ACCOUNT_DIR, ENV_CACHE_DIR, ENV_STATE_FILE
 from ..acme.pebble import Pebble
 from ..servers.service import Service
 from ..variomedia.config import SimConfig, SimDomain, SimNameServer
@@ -100,6 +100,8 @@ class Sandbox(Service):
         return {
             "REQUESTS_CA_BUNDLE": str(self.pebble.ca_bundle),
             "XDG_CACHE_HOME": str(self.cache_dir),
+            # root's pacing ledger is in /var/cache whatever XDG_CACHE_HOME says: name it.
+            ENV_CACHE_DIR: str(self.cache_dir / CACHE_APP),
             ENV_STATE_FILE: str(self.state_file),
             ENV_ACCOUNT_DIR: str(self.account_dir),
         }

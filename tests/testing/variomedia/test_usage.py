@@ -22,6 +22,7 @@ def test_the_printed_credentials_and_doctor_command_work(tmp_path: Path) -> None
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "VARIOMEDIA_DNS_CACHE_DIR": str(tmp_path / "cache"),
         "VARIOMEDIA_DNS_STATE_FILE": str(tmp_path / "state.json"),
     }
     served = Served.start(
