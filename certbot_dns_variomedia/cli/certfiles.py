@@ -17,6 +17,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .. import safe_files
 from ..errors import ConfigurationError
 from ..issuing.certificate import IssuedCertificate
 from ..issuing.keys import generate_key, key_to_pem
@@ -90,18 +91,23 @@ def load_or_create_account_key(path: Path) -> bytes:
     """The PEM account key at `path`; a new ECDSA P-256 key there (0600) if there is none.
 
     Created with a hard link from a complete temporary file, so two runs starting at once
-    end up with the same key, never with a half-written or overwritten one.
+    end up with the same key, never with a half-written or overwritten one. Used only where no
+    other user can plant or change it (`safe_files`).
     """
     try:
-        data = path.read_bytes()
+        fd = safe_files.open_file(path, os.O_RDONLY)
     except FileNotFoundError:
         pass
+    except safe_files.UnsafePathError as e:
+        raise safe_files.refusal("ACME account key", path, e) from None
     except OSError as e:
         raise ConfigurationError(
             f"The ACME account key {path} cannot be read ({e.strerror}); run as its owner."
         ) from None
     else:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        with os.fdopen(fd, "rb") as f:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            data = f.read()
         if mode & 0o077:
             logger.warning(
                 "The ACME account key %s can be read by other users (mode %04o); run: chmod 600 %s",
@@ -110,13 +116,16 @@ def load_or_create_account_key(path: Path) -> bytes:
                 path,
             )
         return data
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = _write_temp(path.parent, path.name, key_to_pem(generate_key("ecdsa")), PRIVATE_MODE)
     try:
-        os.link(tmp, path)
+        directory = safe_files.safe_directory(path.parent, create=True)
+    except safe_files.UnsafePathError as e:
+        raise safe_files.refusal("ACME account key", path, e) from None
+    tmp = _write_temp(directory, path.name, key_to_pem(generate_key("ecdsa")), PRIVATE_MODE)
+    try:
+        os.link(tmp, directory / path.name)
     except FileExistsError:
         pass  # another run created it first: use that one
     finally:
         os.unlink(tmp)
     logger.info("Created the ACME account key %s", path)
-    return path.read_bytes()
+    return load_or_create_account_key(path)

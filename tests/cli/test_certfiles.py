@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import errno
 import logging
+import os
 import stat
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certbot_dns_variomedia.cli import certfiles
 from certbot_dns_variomedia.cli.certfiles import load_or_create_account_key, write_certificate_files
-from certbot_dns_variomedia.issue import IssuedCertificate
+from certbot_dns_variomedia.errors import ConfigurationError
+from certbot_dns_variomedia.issue import IssuedCertificate, generate_key, key_to_pem
 
 
 def certificate(key: bytes | None = b"KEY\n") -> IssuedCertificate:
@@ -88,3 +90,27 @@ def test_account_key_is_created_private_and_then_reused(
     with caplog.at_level(logging.WARNING):
         assert load_or_create_account_key(path) == first
     assert "chmod 600" in caplog.text
+
+
+def test_an_account_key_planted_as_a_symlink_is_refused(tmp_path: Path) -> None:
+    """The key of someone else's account (or any file root can read) is not used as ours."""
+    other = tmp_path / "someone-elses-key.pem"
+    other.write_bytes(key_to_pem(generate_key("ecdsa")))
+    path = tmp_path / "accounts" / "ca" / "account-key.pem"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(other)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"The ACME account key .*account-key\.pem is not used: .* is a symbolic link",
+    ):
+        load_or_create_account_key(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a directory to another user")
+def test_an_account_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts"
+    accounts.mkdir()
+    os.chown(accounts, 4242, 4242)
+    with pytest.raises(ConfigurationError, match="accounts belongs to uid 4242, and only root"):
+        load_or_create_account_key(accounts / "ca" / "account-key.pem")
+    assert list(accounts.iterdir()) == []
