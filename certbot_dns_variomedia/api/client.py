@@ -22,7 +22,7 @@ import requests
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
-from ..errors import JobError, NetworkError, NotFoundError, ServerError
+from ..errors import ConfigurationError, JobError, NetworkError, NotFoundError, ServerError
 from ..names import to_ace
 from ..paths import pacing_ledger_file
 from . import jsonapi
@@ -32,6 +32,7 @@ from .models import (
     QueueJob,
     RecordWrite,
     domain_from,
+    is_record_id,
     job_from,
     last_segment,
     record_from,
@@ -107,7 +108,7 @@ class VariomediaClient(Transport):
         return [record_from(r) for r in self._list("/dns-records", params)]
 
     def get_record(self, record_id: str) -> DNSRecord:
-        return record_from(self._get_one(f"/dns-records/{quote(str(record_id), safe='')}"))
+        return record_from(self._get_one(_record_path(record_id)))
 
     def create_record(
         self, domain: str, name: str, record_type: str, data: str, ttl: int | None = None
@@ -166,7 +167,7 @@ class VariomediaClient(Transport):
 
     def delete_record(self, record_id: str) -> RecordWrite:
         """Delete one record by id; a record that is already gone is success, not an error."""
-        path = f"/dns-records/{quote(str(record_id), safe='')}"
+        path = _record_path(record_id)
         try:
             doc, response = self._request("DELETE", path)
         except NotFoundError:
@@ -179,7 +180,7 @@ class VariomediaClient(Transport):
         """Record id from ``links["dns-record"]`` (``""`` if absent) and the job of a write."""
         if doc is not None and doc.data:
             link = doc.data[0].links.get("dns-record") or doc.data[0].links.get("object")
-            if link:
+            if link and is_record_id(last_segment(link)):
                 record_id = last_segment(link)
         return RecordWrite(record_id=record_id, job=self._job_of(doc, response))
 
@@ -200,13 +201,13 @@ class VariomediaClient(Transport):
         known: set[str] = set()
         for record in self.list_records(domains=[domain]):
             known.add(record.id)
-            if matches(record):
+            if matches(record) and is_record_id(record.id):
                 return RecordWrite(record_id=record.id, job=None)
         for job in self.list_pending_jobs():
             if not job.object_url or "/dns-records/" not in job.object_url:
                 continue
             candidate = last_segment(job.object_url)
-            if candidate in known:
+            if candidate in known or not is_record_id(candidate):
                 continue
             try:
                 record = self.get_record(candidate)
@@ -304,4 +305,12 @@ class VariomediaClient(Transport):
             return QueueJob(id=last_segment(location), status="pending")
         return None
 
-    # -- transport ---------------------------------------------------------------------------
+
+def _record_path(record_id: str) -> str:
+    """The URL path of a record; an id of any other form never reaches a URL."""
+    if not is_record_id(record_id):
+        raise ConfigurationError(
+            f"{record_id!r} is not a record id: ids are letters, digits, '-' and '_' "
+            "(Variomedia's are numbers, as 'variomedia-dns records list' shows them)."
+        )
+    return f"/dns-records/{record_id}"

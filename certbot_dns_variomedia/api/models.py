@@ -6,6 +6,7 @@ Parsing is tolerant where the live API is known to vary (``name`` or ``name_ace`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,6 +16,15 @@ from . import jsonapi
 
 # Variomedia's TTL limits for records written through the API.
 MIN_TTL, MAX_TTL = 300, 86400
+# A record id goes into a URL path (DELETE /dns-records/{id}): only letters, digits, '-' and
+# '_', so that no id from a state file, an API link or the command line can be '.', '..', a
+# path or a query. Variomedia's ids are numbers.
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def is_record_id(value: object) -> bool:
+    """Whether `value` has the strict form of a record id (see `_RECORD_ID`)."""
+    return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

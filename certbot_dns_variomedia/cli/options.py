@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..api.models import MAX_TTL, MIN_TTL
+from ..api.models import MAX_TTL, MIN_TTL, is_record_id
 from ..core.run import Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
@@ -64,6 +64,15 @@ def days_value(text: str) -> float:
 def domain_list(values: list[str]) -> list[str]:
     """-d a -d b and -d a,b, as certbot takes them."""
     return [d.strip() for value in values for d in value.split(",") if d.strip()]
+
+
+def record_id_value(text: str) -> str:
+    if not is_record_id(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a record id (letters, digits, '-' and '_'; "
+            "'variomedia-dns records list' shows them)"
+        )
+    return text
 
 
 # -- option groups -----------------------------------------------------------------------------

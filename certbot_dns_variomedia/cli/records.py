@@ -25,6 +25,7 @@ from .options import (
     add_json_option,
     add_state_file_option,
     load_credentials,
+    record_id_value,
     state_file,
     ttl_value,
 )
@@ -260,7 +261,7 @@ def register(
         "Delete the record with this id (see 'records list'). Asks for confirmation on a "
         "terminal; elsewhere --yes is required.",
     )
-    delete.add_argument("id", metavar="ID")
+    delete.add_argument("id", metavar="ID", type=record_id_value)
     delete.add_argument("--yes", action="store_true", help="delete without asking")
     add_state_file_option(delete)
     delete.set_defaults(func=cmd_delete)

@@ -32,7 +32,7 @@ from ..nameservers import NameServer
 from ..resolver import Resolver
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
-from .state import StateFile, StoredRecord, owner_alive, process_owner
+from .state import UNANSWERED, StateFile, StoredRecord, owner_alive, process_owner
 from .zones import CHALLENGE_LABEL, Placement, ZoneMap, place
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ logger = logging.getLogger(__name__)
 Notify = Callable[[str], None]
 OnRound = Callable[[PropagationStatus], None]
 
-# The id of a state entry noted before its POST was answered (see `ChallengeRun.present`).
-UNANSWERED = "unanswered:"
+__all__ = ["UNANSWERED", "ChallengeRun", "Notify", "OnRound", "Settings"]
 
 
 @dataclass(frozen=True)

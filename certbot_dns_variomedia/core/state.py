@@ -5,26 +5,41 @@ returns it and dropped only once the record is gone, so the next run can remove 
 records that were left behind — by id, never by guessing from a name or a value.
 
 The file is small JSON, replaced atomically (write, fsync, rename) under an exclusive lock, so
-parallel runs and hook invocations never lose each other's entries.
+parallel runs and hook invocations never lose each other's entries. It is used only where no
+other user can plant or change it (`safe_files`), and what it says is checked entry by entry:
+a file that does not have the expected shape is moved aside, like one that is not JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
+import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .. import safe_files
+from ..api.models import is_record_id
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# The id of an entry noted before its POST was answered (see `core.run.ChallengeRun.present`).
+UNANSWERED = "unanswered:"
+_UNANSWERED_ID = re.compile(re.escape(UNANSWERED) + r"[0-9a-f]{32}")
+# Each holder keeps the lock for one short edit; longer is a hung process.
+LOCK_TIMEOUT = 30.0
+MAX_BYTES = 16 * 1024 * 1024  # thousands of entries; a larger file is not ours
 
 
 @dataclass
@@ -75,8 +90,16 @@ def _start_time(pid: int) -> str:
 class StateFile:
     """One JSON file of `StoredRecord` entries; every change is a locked, atomic edit."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self.clock = clock
 
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
@@ -84,11 +107,14 @@ class StateFile:
     @contextlib.contextmanager
     def edit(self) -> Iterator[list[StoredRecord]]:
         """Exclusive access to the entries; changes to the list are saved on exit."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open(lock_path, os.O_RDWR | os.O_CREAT)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not safe_files.lock(fd, self.lock_timeout, clock=self.clock):
+                raise ConfigurationError(
+                    f"The state file {self.path} has been locked by another process for "
+                    f"{self.lock_timeout:g} s. Another run may hang: end it, and try again."
+                )
             records = self._load()
             before = [dataclasses.asdict(r) for r in records]
             yield records
@@ -110,19 +136,26 @@ class StateFile:
         with self.edit() as records:
             records[:] = [r for r in records if r.record_id not in record_ids]
 
+    def _open(self, path: Path, flags: int) -> int:
+        """`safe_files.open_file`, with a message that says which file and what to do."""
+        try:
+            return safe_files.open_file(path, flags, 0o600)
+        except safe_files.UnsafePathError as e:
+            raise safe_files.refusal("state file", self.path, e) from None
+
     def _load(self) -> list[StoredRecord]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            fd = self._open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return []
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
         try:
-            raw = json.loads(text)
-            fields = {f.name for f in dataclasses.fields(StoredRecord)}
-            return [
-                StoredRecord(**{k: v for k, v in entry.items() if k in fields})
-                for entry in raw["records"]
-            ]
-        except (ValueError, KeyError, TypeError) as e:
+            if len(raw) > MAX_BYTES:
+                raise _Mismatch(f"larger than {MAX_BYTES // 2**20} MB")
+            return _records(json.loads(raw))
+        except (ValueError, RecursionError, _Mismatch) as e:
+            why = str(e) if isinstance(e, _Mismatch) else "not JSON"
             # Never silently forget records: keep the unreadable file for a human to read.
             aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
             os.replace(self.path, aside)
@@ -130,7 +163,7 @@ class StateFile:
                 "The state file %s could not be read (%s); it was moved to %s. Records it "
                 "listed may still exist: check them with 'variomedia-dns records list'.",
                 self.path,
-                e.__class__.__name__,
+                why,
                 aside,
             )
             return []
@@ -157,3 +190,53 @@ class StateFile:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class _Mismatch(Exception):
+    """The state file is JSON, but not what this project writes (see `_records`)."""
+
+
+_TEXT = ("account", "zone", "fqdn", "value")
+_OPTIONAL_TEXT = ("job_id", "batch", "owner")
+
+
+def _records(data: Any) -> list[StoredRecord]:
+    """The entries of a state file's JSON, each checked field by field (fields a newer version
+    adds are ignored)."""
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise _Mismatch("no list of records")
+    return [_record(entry, number) for number, entry in enumerate(data["records"], 1)]
+
+
+def _record(entry: Any, number: int) -> StoredRecord:
+    def wrong(field: str, what: str) -> _Mismatch:
+        return _Mismatch(f"entry {number}: {field} {what}")
+
+    if not isinstance(entry, dict):
+        raise _Mismatch(f"entry {number} is not an object")
+    record_id = entry.get("record_id")
+    if not (is_record_id(record_id) or _is_unanswered(record_id)):
+        raise wrong("record_id", "is not a record id")
+    for field in _TEXT:
+        if not isinstance(entry.get(field), str) or not entry[field]:
+            raise wrong(field, "is missing or not text")
+    for field in _OPTIONAL_TEXT:
+        if not isinstance(entry.get(field), str | None):
+            raise wrong(field, "is not text")
+    created = entry.get("created", 0.0)
+    if isinstance(created, bool) or not isinstance(created, int | float):
+        raise wrong("created", "is not a time")
+    try:
+        created = float(created)
+    except OverflowError:
+        raise wrong("created", "is not a time") from None
+    if not math.isfinite(created):
+        raise wrong("created", "is not a time")
+    if not isinstance(entry.get("deleting", False), bool):
+        raise wrong("deleting", "is not true or false")
+    fields = {f.name for f in dataclasses.fields(StoredRecord)}
+    return StoredRecord(**{**{k: v for k, v in entry.items() if k in fields}, "created": created})
+
+
+def _is_unanswered(value: object) -> bool:
+    return isinstance(value, str) and _UNANSWERED_ID.fullmatch(value) is not None

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certbot_dns_variomedia.cli import certfiles
 from certbot_dns_variomedia.cli.certfiles import load_or_create_account_key, write_certificate_files
 from certbot_dns_variomedia.errors import ConfigurationError
-from certbot_dns_variomedia.issue import IssuedCertificate, generate_key, key_to_pem
+from certbot_dns_variomedia.issuing.certificate import IssuedCertificate
+from certbot_dns_variomedia.issuing.keys import generate_key, key_to_pem
 
 
 def certificate(key: bytes | None = b"KEY\n") -> IssuedCertificate:

@@ -1,13 +1,20 @@
-"""The state file: atomic, locked, nothing forgotten — with real files and real processes."""
+"""The state file: atomic, locked, nothing forgotten, nothing trusted that does not have its
+shape, never used where another user can reach it — with real files and real processes."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import time
 from pathlib import Path
 
-from certbot_dns_variomedia.core.state import StateFile, StoredRecord
+import pytest
+
+from certbot_dns_variomedia.core.state import UNANSWERED, StateFile, StoredRecord
 from certbot_dns_variomedia.credentials import account_key
+from certbot_dns_variomedia.errors import ConfigurationError
+from certbot_dns_variomedia.testing.lock_holder import holding_lock
 
 
 def rec(record_id: str) -> StoredRecord:
@@ -79,3 +86,83 @@ def test_parallel_writers_lose_nothing(tmp_path: Path) -> None:
         p.join(timeout=60)
         assert p.exitcode == 0
     assert len(StateFile(path).records()) == 100
+
+
+def _valid_entry() -> dict[str, object]:
+    return dict(rec("7").__dict__)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ({"records": ["x"]}, "entry 1 is not an object"),
+        ([_valid_entry()], "no list of records"),
+        ({"records": [{**_valid_entry(), "record_id": ".."}]}, "entry 1: record_id is not"),
+        ({"records": [{**_valid_entry(), "record_id": "."}]}, "entry 1: record_id is not"),
+        ({"records": [{**_valid_entry(), "record_id": "1/../../domains"}]}, "entry 1: record_id"),
+        ({"records": [{**_valid_entry(), "record_id": 7}]}, "entry 1: record_id is not"),
+        ({"records": [_valid_entry(), {**_valid_entry(), "zone": None}]}, "entry 2: zone is"),
+        ({"records": [{**_valid_entry(), "deleting": "yes"}]}, "entry 1: deleting is not"),
+        ({"records": [{**_valid_entry(), "owner": ["1", "2"]}]}, "entry 1: owner is not text"),
+        ({"records": [{**_valid_entry(), "created": 10**400}]}, "entry 1: created is not a time"),
+    ],
+)
+def test_a_file_of_the_wrong_shape_is_moved_aside_like_unreadable_json(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: object, why: str
+) -> None:
+    """Once an AttributeError in every run, and a file never moved aside; or an id such as
+    '..' that became DELETE /dns-records/.. (that is: DELETE /)."""
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(content))
+    state = StateFile(path)
+    assert state.records() == []
+    aside = [p for p in tmp_path.iterdir() if ".unreadable-" in p.name]
+    assert len(aside) == 1
+    assert json.loads(aside[0].read_text()) == content
+    assert any(
+        m.startswith(f"The state file {path} could not be read ({why}") for m in caplog.messages
+    )
+    state.add(rec("8"))  # the next run starts a new file
+    assert [r.record_id for r in state.records()] == ["8"]
+
+
+def test_an_entry_noted_before_its_post_was_answered_has_a_valid_id(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    StateFile(path).add(rec(UNANSWERED + "0" * 32))
+    assert [r.record_id for r in StateFile(path).records()] == [UNANSWERED + "0" * 32]
+
+
+def test_a_state_file_planted_as_a_symlink_is_refused_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("root's own file\n")
+    (tmp_path / "state.json").symlink_to(victim)
+    state = StateFile(tmp_path / "state.json")
+    with pytest.raises(ConfigurationError, match=r"state\.json is a symbolic link\. Keep it in"):
+        state.add(rec("1"))
+    assert victim.read_text() == "root's own file\n"
+    assert (tmp_path / "state.json").is_symlink()  # refused, not moved aside either
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand a directory to another user")
+def test_a_state_file_in_another_users_directory_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, 4242, 4242)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"The state file .*state\.json is not used: .*home belongs to uid 4242",
+    ):
+        StateFile(home / "state.json").records()
+    assert list(home.iterdir()) == []
+
+
+def test_a_held_lock_is_waited_for_a_bounded_time(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    with holding_lock(tmp_path / "state.json.lock"):
+        started = time.monotonic()
+        with pytest.raises(
+            ConfigurationError, match=r"has been locked by another process for 0\.3 s"
+        ):
+            StateFile(path, lock_timeout=0.3).records()
+        assert time.monotonic() - started < 3.0
+    assert StateFile(path, lock_timeout=0.3).records() == []
