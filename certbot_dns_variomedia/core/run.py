@@ -30,6 +30,7 @@ from ..errors import APIError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode
 from ..nameservers import NameServer
 from ..resolver import Resolver
+from . import leftovers
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
 from .state import UNANSWERED, StateFile, StoredRecord, owner_alive, process_owner
@@ -123,7 +124,8 @@ class ChallengeRun:
 
     def sweep(self) -> None:
         """Remove records that an earlier, killed run of this account left behind, and make
-        sure earlier removals that were still queued went through."""
+        sure earlier removals that were still queued went through. Only records the API
+        still shows as the TXT record that was written are deleted (`leftovers.check`)."""
         leftovers = [
             r
             for r in self.state.records()
@@ -131,20 +133,47 @@ class ChallengeRun:
         ]
         if not leftovers:
             return
-        abandoned = [r.fqdn for r in leftovers if not r.deleting]
-        if abandoned:
-            self.notify(
-                f"Cleaning up {len(abandoned)} challenge record(s) an earlier run left behind "
-                f"(interrupted, or its cleanup failed): {', '.join(abandoned)}"
-            )
         queued = [r for r in leftovers if r.deleting]
         gone = {r.record_id for r in queued if self._gone_from_dns(r)}
         if gone:
             self.state.discard(gone)
             logger.info("Earlier removals confirmed in DNS: records %s", ", ".join(sorted(gone)))
-        problems = self._delete([r for r in leftovers if r.record_id not in gone])
+        confirmed = self._confirmed([r for r in leftovers if r.record_id not in gone])
+        abandoned = [r.fqdn for r in confirmed if not r.deleting]
+        if abandoned:
+            self.notify(
+                f"Cleaning up {len(abandoned)} challenge record(s) an earlier run left behind "
+                f"(interrupted, or its cleanup failed): {', '.join(abandoned)}"
+            )
+        problems = self._delete(confirmed)
         for problem in problems:
             logger.warning("Could not remove a leftover record yet: %s", problem)
+
+    def _confirmed(self, entries: Sequence[StoredRecord]) -> list[StoredRecord]:
+        """The entries whose records are still what was written; the others are dropped from
+        the state file (with a warning), or kept for the next run where the API failed."""
+        verdict = leftovers.check(self.client, entries)
+        for entry, why in verdict.foreign:
+            logger.warning(
+                "Not deleting record %s, listed in %s as the TXT record at %s that an earlier "
+                "run wrote: %s. Its entry is dropped; the record is left as it is.",
+                entry.record_id,
+                self.state.path,
+                entry.fqdn,
+                why,
+            )
+        for entry, why in verdict.unchecked:
+            logger.warning(
+                "Could not check record %s that an earlier run left behind (%s); it stays in "
+                "%s for the next run.",
+                entry.record_id,
+                why.rstrip("."),
+                self.state.path,
+            )
+        dropped = {e.record_id for e, _ in verdict.foreign} | {e.record_id for e in verdict.gone}
+        if dropped:
+            self.state.discard(dropped)
+        return verdict.ours
 
     def _gone_from_dns(self, record: StoredRecord) -> bool:
         """Whether every authoritative server answers, and none shows the value any more."""

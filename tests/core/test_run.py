@@ -170,6 +170,55 @@ def test_sweep_removes_what_dead_runs_left_and_never_a_live_runs_records(stage: 
     assert {e.record_id for e in stage.state.records()} == {busy.record_id, foreign.record_id}
 
 
+def test_sweep_deletes_only_records_that_are_still_the_txt_that_was_written(
+    stage: Stage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A corrupted, restored, copied or forged state file once made the sweep DELETE any id
+    it listed: the zone's MX record among them."""
+    run = stage.open()
+    dead, sim = dead_owner(), stage.sim
+    mx = sim.add_record("example.test", "", "MX", "10 mail.example.test")
+    moved = sim.add_record("example.test", "_acme-challenge.www", "TXT", "ours")
+    changed = sim.add_record("example.test", "_acme-challenge", "TXT", "someone-elses-value")
+    ours = sim.add_record("example.test", "_acme-challenge", "TXT", "ours")
+    entries = {
+        mx.id: "ours",  # the id of the MX record, under a TXT entry
+        moved.id: "ours",  # a TXT record, but at another name
+        changed.id: "ours",  # a TXT record at the name, with another value
+        ours.id: "ours",  # the only one that is what was written
+        "99999999": "ours",  # no such record (any more)
+    }
+    for record_id, value in entries.items():
+        stage.state.add(
+            StoredRecord(record_id, run.account, "example.test", APEX, value, owner=dead)
+        )
+    before = len(sim.log)
+
+    run.sweep()
+
+    assert stage.paths("DELETE", before) == [f"/dns-records/{ours.id}"]
+    assert stage.paths("GET", before) == ["/dns-records", "/dns-records/99999999"]  # one list
+    live = {r.id for r in sim.records() if not r.deleted}
+    assert {mx.id, moved.id, changed.id} <= live
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"Not deleting record {record_id}, listed in {stage.state.path} as the TXT record at "
+        f"{APEX} that an earlier run wrote: {why}. Its entry is dropped; the record is left as "
+        "it is."
+        for record_id, why in (
+            (mx.id, "the API shows it as type MX, at example.test"),
+            (moved.id, f"the API shows it at _acme-challenge.www.example.test, not at {APEX}"),
+            (changed.id, f"the TXT record at {APEX} holds another value than the one written"),
+        )
+    ]
+    assert stage.messages == [
+        "Cleaning up 1 challenge record(s) an earlier run left behind (interrupted, or its "
+        f"cleanup failed): {APEX}"
+    ]
+    remaining = {e.record_id: e.deleting for e in stage.state.records()}
+    assert remaining == {ours.id: True}  # its delete job is queued; the others are dropped
+
+
 # -- present --------------------------------------------------------------------------------------
 
 

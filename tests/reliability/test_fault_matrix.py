@@ -371,7 +371,7 @@ def test_sigterm_while_waiting_then_next_run(stage: Stage, row: FaultRow) -> Non
                 ),
             ),
         ),
-        requests=(9, 9),
+        requests=(10, 10),
     )
 )
 def test_sigkill_while_waiting_then_next_run(stage: Stage, row: FaultRow) -> None:
@@ -540,7 +540,7 @@ def test_two_runs_with_separate_ledgers_draw_429s(stage: Stage, row: FaultRow) -
             ),
             Run("issued", ("an earlier run left behind", ISSUED)),
         ),
-        requests=(10, 11),
+        requests=(11, 12),
     )
 )
 def test_token_expires_mid_run(make_stage: MakeStage, row: FaultRow) -> None:
@@ -574,7 +574,7 @@ def test_token_expires_mid_run(make_stage: MakeStage, row: FaultRow) -> None:
             ),
             Run("issued", ("an earlier run left behind", ISSUED)),
         ),
-        requests=(12, 12),
+        requests=(13, 13),
         rate_limited=(5, 5),
     )
 )
