@@ -38,6 +38,7 @@ MODULES = (
     "reliability.test_fault_matrix",
     "reliability.test_bad_input",
     "reliability.test_persist_input",
+    "reliability.test_hostile_files",
     "reliability.test_secrets",
     "reliability.test_properties",
 )
@@ -50,6 +51,8 @@ PLACEHOLDERS = {
     "{url}": "<API URL>",
     "{account}": "<ACME account URL>",
     "{offered}": "<the challenges the CA offers>",
+    "{ledger}": "<cache dir>/pacing-<host>_<port>.json",
+    "{dir}": "<directory>",
 }
 COMMAND = "python -m pytest tests/reliability"
 

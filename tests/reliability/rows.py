@@ -34,6 +34,9 @@ PROMISES: dict[int, str] = {
     "letsencrypt.log included), error messages, reprs, or process arguments; credentials "
     "files with unsafe permissions are warned about; TLS verification is never off for a "
     "non-loopback URL.",
+    6: "It never writes through, or trusts, a file or directory that another user could plant "
+    "or change (pacing ledger, state file, account key), even as root with a user's "
+    "environment; and no file it keeps can make it hang, crash, or delete a record.",
 }
 
 RunResult = Literal["issued", "failed", "killed"]
@@ -83,7 +86,13 @@ class BadInputRow:
 
     given: str  # the input, in the user's words
     door: Literal[
-        "certbot", "certbot (as a user without read access)", "cp-audit", "client", "variomedia-dns"
+        "certbot",
+        "certbot (as a user without read access)",
+        "certbot --manual with variomedia-dns hooks",
+        "variomedia-dns",
+        "variomedia-dns issue",
+        "cp-audit",
+        "client",
     ]
     result: Literal[
         "refused by the plugin",
