@@ -19,9 +19,12 @@ from .state import JobOutcome
 __all__ = ["Fault", "Faults"]
 
 FaultKind = Literal[
-    "server_error", "html_error", "slow", "storm", "drop", "commit_error", "truncate"
-]
-_BEFORE: frozenset[FaultKind] = frozenset({"server_error", "html_error", "slow", "storm"})
+    "server_error", "html_error", "slow", "storm", "drop", "commit_error", "truncate",
+    "echo", "redirect", "drip", "huge", "endless",
+]  # fmt: skip
+_BEFORE: frozenset[FaultKind] = frozenset(
+    {"server_error", "html_error", "slow", "storm", "echo", "redirect", "drip", "huge"}
+)
 _AFTER: frozenset[FaultKind] = frozenset({"drop", "commit_error", "truncate"})
 
 
@@ -33,6 +36,8 @@ class Fault:
     status: int = 0
     seconds: float = 0.0
     retry_after: int = 1
+    text: str = ""  # redirect: the Location
+    size: int = 0  # huge: bytes of the body
 
 
 @dataclass
@@ -121,6 +126,60 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule(fault, count, until, _upper(method), path))
 
+    def echo_headers(
+        self,
+        count: int = 1,
+        *,
+        status: int = 400,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer `status` with an error whose detail echoes the request's headers (the token
+        among them), line breaks and a terminal escape included, as a misconfigured proxy or
+        a debugging server does; the request is not processed."""
+        self._add(Fault("echo", status=status), count, method, path)
+
+    def redirect(
+        self,
+        count: int = 1,
+        *,
+        status: int = 302,
+        location: str = "https://login.example.test/sso?next=/",
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer a redirect with an HTML body (a login portal in front of the API)."""
+        self._add(Fault("redirect", status=status, text=location), count, method, path)
+
+    def drip(
+        self,
+        seconds_per_byte: float,
+        count: int = 1,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer 200 with a small valid document, sent one byte every `seconds_per_byte`: each
+        read gets a byte in time, so no read timeout ever fires."""
+        self._add(Fault("drip", seconds=seconds_per_byte), count, method, path)
+
+    def huge(
+        self,
+        megabytes: float,
+        count: int = 1,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer 200 with a body of `megabytes` (JSON whitespace), streamed, with no
+        Content-Length: the client learns the size only by reading."""
+        self._add(Fault("huge", size=int(megabytes * 1024 * 1024)), count, method, path)
+
+    def endless_pages(self, *, path: str | None = None) -> None:
+        """From now on every list page links to a next page, for ever, each with a new URL."""
+        with self._lock:
+            self._rules.append(_Rule(Fault("endless"), None, math.inf, "GET", path))
+
     def drop_after_commit(
         self, count: int = 1, *, method: str | None = "POST", path: str | None = "/dns-records"
     ) -> None:
@@ -181,6 +240,15 @@ class Faults:
     def after(self, method: str, path: str) -> Fault | None:
         """The fault that spoils a successful answer, if any (it is used up)."""
         return self._take(_AFTER, method, path)
+
+    def endless(self, path: str) -> bool:
+        """Whether list pages at `path` never end (`endless_pages`)."""
+        now = self._clock.monotonic()
+        with self._lock:
+            return any(
+                rule.fault.kind == "endless" and rule.matches("GET", path, now)
+                for rule in self._rules
+            )
 
     def job_outcome(self, method: str) -> JobOutcome:
         """How the job of a write made with `method` will end."""

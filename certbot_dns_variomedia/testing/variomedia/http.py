@@ -74,6 +74,8 @@ class Reply:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False  # close the connection without any answer
+    drip: float = 0.0  # seconds between the body's bytes
+    size: int = 0  # a body of this many bytes, streamed without Content-Length
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,11 @@ class Gateway:
             _Route("/queue-jobs", {"GET": self._list_jobs}, paged=True),
             _Route("/queue-jobs/{id}", {"GET": self._get_job}),
         )
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the simulator stops: slow answers end at once."""
+        return self._stopping
 
     @property
     def log(self) -> list[LogEntry]:
@@ -465,7 +472,7 @@ class Gateway:
             return self._docs.url(f"{call.request.path}?{query}")
 
         links = {"self": link(number)}
-        if number < pages:
+        if number < pages or self._faults.endless(call.request.path):
             links["next"] = link(number + 1)
         meta = {
             "pagination": {
@@ -527,6 +534,21 @@ class Gateway:
             return self._too_many(request, content_type, fault.retry_after, detail)
         if fault.kind == "html_error":
             return _html_page(fault.status)
+        if fault.kind == "echo":
+            sent = "\r\n".join(f"{name}: {value}" for name, value in request.headers.items())
+            item = ErrorItem("bad_request", "Bad request.", f"You sent:\r\n{sent}\x1b[2J")
+            return self._json(
+                content_type, fault.status, self._docs.errors([item], fault.status, request.path)
+            )
+        if fault.kind == "redirect":
+            page = _html_page(fault.status)
+            return Reply(fault.status, page.body, (*page.headers, ("Location", fault.text)))
+        if fault.kind == "drip":
+            return Reply(
+                200, b'{"data": []}', (("Content-Type", content_type),), drip=fault.seconds
+            )
+        if fault.kind == "huge":
+            return Reply(200, headers=(("Content-Type", content_type),), size=fault.size)
         return self._server_error(fault.status, request, content_type)
 
     def _spoil(self, fault: Fault, reply: Reply, request: Request, content_type: str) -> Reply:
@@ -742,6 +764,40 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
+        if reply.size:
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self._stream(reply.size)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
+        if reply.drip:
+            self._drip(reply.body, reply.drip)
+            return
         self.wfile.write(reply.body)
+
+    def _drip(self, body: bytes, seconds: float) -> None:
+        """One byte, then a pause; until the body is out, the client leaves, or we stop."""
+        for i in range(len(body)):
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            if self.server.gateway.stopping.wait(seconds):
+                self.close_connection = True
+                return
+
+    def _stream(self, size: int) -> None:
+        """`size` bytes of a JSON document padded with whitespace, until the client leaves."""
+        chunk = b" " * 65536
+        try:
+            self.wfile.write(b'{"data": []')
+            sent = 0
+            while sent < size and not self.server.gateway.stopping.is_set():
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            self.wfile.write(b"}")
+        except OSError:
+            return

@@ -94,6 +94,64 @@ def test_html_error_page(sim: VariomediaSimulator, api: Api) -> None:
     assert response.text.startswith("<!DOCTYPE html>")
 
 
+def test_echoed_headers_carry_the_token_and_control_characters(
+    sim: VariomediaSimulator, api: Api
+) -> None:
+    sim.faults.echo_headers(method="POST")
+
+    response = api.create("_acme-challenge", "v")
+
+    assert response.status_code == 400
+    detail = error_of(response)["detail"]
+    assert f"authorization: token {sim.token}" in detail
+    assert "\r\n" in detail
+    assert "\x1b[" in detail
+    assert sim.records() == [r for r in sim.records() if r.source != "api"]  # not processed
+
+
+def test_redirect_with_an_html_body(sim: VariomediaSimulator, api: Api) -> None:
+    sim.faults.redirect(status=301, location="https://elsewhere.test/")
+
+    response = api.get("/domains", allow_redirects=False)
+
+    assert response.status_code == 301
+    assert response.headers["Location"] == "https://elsewhere.test/"
+    assert response.text.startswith("<!DOCTYPE html>")
+
+
+def test_a_dripping_answer_beats_every_read_timeout(sim: VariomediaSimulator, api: Api) -> None:
+    sim.faults.drip(0.1, path="/domains")
+
+    started = time.monotonic()
+    response = api.session.get(api.url("/domains"), timeout=(TIMEOUT, 0.5))
+
+    assert response.json() == {"data": []}
+    assert time.monotonic() - started >= 1.0  # 12 bytes, 0.1 s apart; no read waited 0.5 s
+
+
+def test_a_huge_answer_has_no_content_length(sim: VariomediaSimulator, api: Api) -> None:
+    sim.faults.huge(2, path="/domains")
+
+    with api.session.get(api.url("/domains"), timeout=TIMEOUT, stream=True) as response:
+        assert "Content-Length" not in response.headers
+        size = sum(len(chunk) for chunk in response.iter_content(65536))
+
+    assert size >= 2 * 1024 * 1024
+
+
+def test_endless_pages_link_to_a_new_page_each_time(sim: VariomediaSimulator, api: Api) -> None:
+    sim.faults.endless_pages(path="/domains")
+
+    url, seen = "/domains", []
+    for _ in range(5):
+        links = api.get(url).json()["links"]
+        url = links["next"]
+        seen.append(url)
+
+    assert len(set(seen)) == 5
+    assert api.get("/dns-records").json()["links"].get("next") is None  # another path ends
+
+
 def test_truncated_json(sim: VariomediaSimulator, api: Api) -> None:
     sim.faults.truncate_json(path="/dns-records")
 
