@@ -1,7 +1,8 @@
 """Small HTTP rules that both API clients (Variomedia's and the Control Panel's) keep alike.
 
-Where plain ``http://`` is allowed, and how long a server's ``Retry-After`` asks us to wait: two
-clients with different rules here would refuse, or wait for, different things.
+Where plain ``http://`` is allowed, how long a server's ``Retry-After`` asks us to wait, and how
+a server's words are made fit for a message: two clients with different rules here would
+refuse, wait for, or print different things.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import datetime
 import email.utils
 import ipaddress
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
+
+# The longest piece of a server's text a message quotes, and the longest message built around
+# such pieces (the Control Panel client scrubs whole messages); the rest is cut.
+MAX_SERVER_TEXT = 300
+MAX_MESSAGE = 1000
 
 
 def is_loopback_host(host: str) -> bool:
@@ -49,3 +57,21 @@ def _http_date(text: str) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.timestamp()
+
+
+def scrub(text: str, secrets: Iterable[str], limit: int = MAX_SERVER_TEXT) -> str:
+    """A server's text, fit for a message that certbot logs and cron mails.
+
+    A server or a proxy may echo what it was sent (the ``Authorization`` header among it): every
+    secret is replaced by ``***``, also URL-encoded. Control characters (line breaks that forge
+    log lines, escapes that repaint a terminal, bidirectional overrides) become spaces. At most
+    `limit` characters are kept.
+    """
+    for secret in secrets:
+        if secret:
+            for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
+                text = text.replace(form, "***")
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "\u2026"  # an ellipsis
+    return text

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from certbot_dns_variomedia.http_util import is_loopback_host, retry_after
+from certbot_dns_variomedia.http_util import is_loopback_host, retry_after, scrub
 
 NOON = datetime.datetime(2024, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc).timestamp()
 
@@ -52,3 +52,12 @@ def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
 )
 def test_plain_http_only_to_loopback(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_scrub_hides_secrets_control_characters_and_length() -> None:
+    token = "tok/en+42"
+    text = f"You sent:\r\nAuthorization: token {token}\x1b[2J\u202e; echoed: tok%2Fen%2B42"
+    assert scrub(text, [token]) == "You sent:  Authorization: token *** [2J ; echoed: ***"
+    assert scrub("x" * 1000, [token]) == "x" * 299 + "\u2026"
+    assert len(scrub("y" * 50, [], limit=10)) == 10
+    assert scrub("nothing to hide", ["", "absent"]) == "nothing to hide"

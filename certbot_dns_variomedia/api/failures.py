@@ -7,6 +7,7 @@ reads: which request failed, what the API said, and what to do about it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -20,6 +21,7 @@ from ..errors import (
     ServerError,
     ValidationError,
 )
+from ..http_util import scrub
 from . import jsonapi
 
 
@@ -33,17 +35,19 @@ def error_for(
     path: str,
     *,
     token_source: str,
+    secrets: Sequence[str] = (),
     unclear: bool = False,
 ) -> APIError:
-    """An exception for a failed answer, with a message that says what to do."""
+    """An exception for a failed answer, with a message that says what to do. What the server
+    said is quoted scrubbed (`http_util.scrub`): it may echo the token it was sent."""
     status = response.status_code
     try:
         errors = jsonapi.parse(response.content).errors
     except jsonapi.MalformedDocument:
         errors = ()
     first = errors[0] if errors else None
-    detail = "; ".join(e.describe() for e in errors) if errors else ""
-    error_id = first.id if first else None
+    detail = scrub("; ".join(e.describe() for e in errors), secrets) if errors else ""
+    error_id = scrub(first.id, secrets) if first and first.id else None
     where = f"{method} {path}"
     kwargs: dict[str, Any] = {
         "status": status,
@@ -53,7 +57,7 @@ def error_for(
         "unclear": unclear,
     }
     if 200 <= status < 300 or (status >= 500 and not errors):
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        kind = scrub(response.headers.get("Content-Type", "no content type").split(";")[0], secrets)
         what = "an HTML page" if "html" in kind else f"a body that is not JSON:API ({kind})"
         return ServerError(
             f"The Variomedia API answered {where} with status {status} and {what}. "

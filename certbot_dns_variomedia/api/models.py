@@ -22,6 +22,9 @@ MIN_TTL, MAX_TTL = 300, 86400
 _RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
+_JOB_STATUS = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
 def is_record_id(value: object) -> bool:
     """Whether `value` has the strict form of a record id (see `_RECORD_ID`)."""
     return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None
@@ -135,9 +138,11 @@ def job_from(resource: jsonapi.Resource, fallback_url: str | None = None) -> Que
     job_id = resource.id or last_segment(
         resource.links.get("queue-job") or resource.links.get("self") or fallback_url or ""
     )
+    status = str(resource.attr("status") or "unknown").lower()
     return QueueJob(
         id=job_id,
-        status=str(resource.attr("status") or "unknown").lower(),
+        # Messages quote the status: a word, or what it is (any status but these is failure).
+        status=status if _JOB_STATUS.fullmatch(status) else "unrecognised",
         job_type=resource.attr("job_type"),
         object_url=resource.links.get("object") or resource.links.get("dns-record"),
     )

@@ -30,7 +30,7 @@ from ..errors import (
     RateLimitError,
     ServerError,
 )
-from ..http_util import is_loopback_host, retry_after
+from ..http_util import is_loopback_host, retry_after, scrub
 from . import jsonapi
 from .failures import UntrustedCertificate, certificate_problem, error_for, reason, refused
 from .pacing import RequestPacer
@@ -108,6 +108,7 @@ class Transport:
         self.requests_sent = 0  # every attempt that reached the wire, for tests and benchmarks
         self._failures_in_a_row = 0
         self.account_key = account_key(self.base_url, token)  # names its entries in state files
+        self._secrets = (token,)  # scrubbed from every message quoting the server
         self._session = session or requests.Session()
         self._session.headers.update(
             {"Accept": ACCEPT, "User-Agent": USER_AGENT, "Authorization": f"token {token}"}
@@ -134,7 +135,9 @@ class Transport:
             url = urljoin(url, next_url)
             if url in seen:
                 raise ServerError(
-                    f"The API's pagination loops back to {url}; stopping.", method="GET", path=path
+                    f"The API's pagination loops back to {self._server_text(url)}; stopping.",
+                    method="GET",
+                    path=path,
                 )
             seen.add(url)
             query = None  # the next link carries the filters itself
@@ -155,8 +158,8 @@ class Transport:
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             # A link to another host would carry our token there.
             raise ServerError(
-                f"The API sent a link to another host ({target.scheme}://{target.netloc}); "
-                "not following it."
+                "The API sent a link to another host "
+                f"({self._server_text(f'{target.scheme}://{target.netloc}')}); not following it."
             )
         return path_or_url
 
@@ -290,7 +293,18 @@ class Transport:
     def _error(
         self, response: requests.Response, method: str, path: str, *, unclear: bool = False
     ) -> APIError:
-        return error_for(response, method, path, token_source=self.token_source, unclear=unclear)
+        return error_for(
+            response,
+            method,
+            path,
+            token_source=self.token_source,
+            secrets=self._secrets,
+            unclear=unclear,
+        )
+
+    def _server_text(self, text: str) -> str:
+        """A server's words (a link, a header) as a message may quote them."""
+        return scrub(text, self._secrets)
 
     def _note_failure(self, error: APIError) -> None:
         self._failures_in_a_row += 1

@@ -23,7 +23,7 @@ import requests
 from .. import __version__
 from ..api.pacing import RequestPacer
 from ..clock import SYSTEM_CLOCK, Clock
-from ..http_util import is_loopback_host, retry_after
+from ..http_util import MAX_MESSAGE, is_loopback_host, retry_after, scrub
 from .credentials import normalize_base_url
 from .errors import ControlPanelError, describe
 
@@ -102,10 +102,7 @@ class Transport:
         self._http.close()
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return scrub(text, self._secrets, limit=MAX_MESSAGE)
 
     def _scrub_data(self, data: Any) -> Any:
         """``error_data`` with every string scrubbed (a server may echo what it was sent)."""

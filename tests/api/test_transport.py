@@ -16,6 +16,7 @@ from certbot_dns_variomedia.errors import (
     NetworkError,
     RateLimitError,
     ServerError,
+    ValidationError,
 )
 from certbot_dns_variomedia.testing.servers.service import free_port
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
@@ -145,3 +146,22 @@ def test_api_url_rules(url: str, ok: bool) -> None:
 def test_malformed_tokens_are_refused_before_any_request(token: str) -> None:
     with pytest.raises(ConfigurationError, match="empty or malformed"):
         VariomediaClient(token, "https://api.variomedia.de")
+
+
+# -- a hostile or broken server ---------------------------------------------------------------
+
+
+def test_an_error_that_echoes_the_request_is_scrubbed(
+    sim: VariomediaSimulator, client: VariomediaClient
+) -> None:
+    """A proxy or debugging server that echoes the request headers once put the token on
+    stderr (and in every cron mail), with its line breaks and terminal escapes."""
+    sim.faults.echo_headers(method="POST")
+    with pytest.raises(ValidationError) as caught:
+        client.create_record("example.test", "_acme-challenge", "TXT", "v")
+    message = str(caught.value)
+    assert message.startswith("The Variomedia API rejected POST /dns-records (400: You sent: ")
+    assert "authorization: token ***" in message
+    assert sim.token not in message
+    assert not [c for c in message if not c.isprintable()]
+    assert len(message) < 400
