@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime
 import email.utils
 import ipaddress
+import os
 import unicodedata
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
+
+import requests
 
 # The longest piece of a server's text a message quotes, and the longest message built around
 # such pieces (the Control Panel client scrubs whole messages); the rest is cut.
@@ -28,6 +31,22 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies for `url`, read from the environment (``HTTPS_PROXY``, ``NO_PROXY`` ...) on
+    purpose: the clients' sessions do not trust the environment, which would also send
+    ``~/.netrc`` credentials in place of ours. Never a proxy for loopback: the token would travel
+    in clear to it."""
+    if is_loopback_host(urlsplit(url).hostname or ""):
+        return {}
+    return dict(requests.utils.get_environ_proxies(url))
+
+
+def ca_bundle() -> str | bool:
+    """The CA bundle the environment names (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``), which a
+    session that does not trust the environment would ignore; else the system's CAs."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:

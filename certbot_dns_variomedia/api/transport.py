@@ -30,7 +30,7 @@ from ..errors import (
     RateLimitError,
     ServerError,
 )
-from ..http_util import is_loopback_host, retry_after, scrub
+from ..http_util import ca_bundle, is_loopback_host, proxies_for, retry_after, scrub
 from . import jsonapi
 from .failures import UntrustedCertificate, certificate_problem, error_for, reason, refused
 from .pacing import RequestPacer
@@ -110,6 +110,12 @@ class Transport:
         self.account_key = account_key(self.base_url, token)  # names its entries in state files
         self._secrets = (token,)  # scrubbed from every message quoting the server
         self._session = session or requests.Session()
+        # Nothing from the environment but what proxies_for and ca_bundle read on purpose: a
+        # 'default' entry in ~/.netrc would replace the token, and HTTP_PROXY would receive it
+        # in clear even for a loopback API.
+        self._session.trust_env = False
+        self._proxies = proxies_for(self.base_url)
+        self._verify = ca_bundle()
         self._session.headers.update(
             {"Accept": ACCEPT, "User-Agent": USER_AGENT, "Authorization": f"token {token}"}
         )
@@ -252,6 +258,8 @@ class Transport:
                     headers=headers,
                     timeout=self.timeout,
                     allow_redirects=False,
+                    proxies=self._proxies,
+                    verify=self._verify,
                 )
             except requests.RequestException as e:
                 if (problem := certificate_problem(e)) is not None:

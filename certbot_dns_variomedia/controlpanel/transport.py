@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +22,7 @@ import requests
 from .. import __version__
 from ..api.pacing import RequestPacer
 from ..clock import SYSTEM_CLOCK, Clock
-from ..http_util import MAX_MESSAGE, is_loopback_host, retry_after, scrub
+from ..http_util import MAX_MESSAGE, proxies_for, retry_after, scrub
 from .credentials import normalize_base_url
 from .errors import ControlPanelError, describe
 
@@ -84,10 +83,7 @@ class Transport:
         self._http = session or requests.Session()
         # No ~/.netrc credentials sent along; proxies from the environment are taken explicitly.
         self._http.trust_env = False
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
-        self._proxies = (
-            {} if is_loopback_host(host) else requests.utils.get_environ_proxies(self.base_url)
-        )
+        self._proxies = proxies_for(self.base_url)
         self._lock = threading.Lock()
         self.session_token: str | None = None
         self._secrets: list[str] = [cp_token]

@@ -3,12 +3,18 @@ Retry-After, and the URL and token rules."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from certbot_dns_variomedia.api.client import VariomediaClient
+from certbot_dns_variomedia.api.pacing import RequestPacer
 from certbot_dns_variomedia.api.transport import check_api_url
 from certbot_dns_variomedia.errors import (
     AuthenticationError,
@@ -18,6 +24,7 @@ from certbot_dns_variomedia.errors import (
     ServerError,
     ValidationError,
 )
+from certbot_dns_variomedia.http_util import proxies_for
 from certbot_dns_variomedia.testing.servers.service import free_port
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 
@@ -165,3 +172,80 @@ def test_an_error_that_echoes_the_request_is_scrubbed(
     assert sim.token not in message
     assert not [c for c in message if not c.isprintable()]
     assert len(message) < 400
+
+
+# -- the environment --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[str, list[bytes]]]:
+    """A 'proxy' on loopback that notes what reaches it and answers nothing useful."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2.0)
+                with contextlib.suppress(OSError):
+                    seen.append(conn.recv(65536))
+                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.close()
+
+
+def test_a_proxy_from_the_environment_never_sees_a_loopback_request(
+    sim: VariomediaSimulator,
+    client: VariomediaClient,
+    proxy: tuple[str, list[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With HTTP_PROXY set, the token once went in clear to the proxy for http://127.0.0.1."""
+    url, seen = proxy
+    for variable in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with VariomediaClient(sim.token, sim.url, pacer=RequestPacer(limit=1000, window=1.0)) as c:
+        assert "example.test" in [d.name for d in c.list_domains()]
+    assert seen == []
+
+
+def test_proxies_are_taken_from_the_environment_only_for_other_hosts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.test:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert proxies_for("https://api.variomedia.de")["https"] == "http://proxy.example.test:3128"
+    assert proxies_for("https://127.0.0.1:8443") == {}
+    assert proxies_for("http://[::1]:8080") == {}
+    monkeypatch.setenv("NO_PROXY", "variomedia.de")
+    assert "https" not in proxies_for("https://api.variomedia.de")
+
+
+def test_a_netrc_default_entry_never_replaces_the_token(
+    sim: VariomediaSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 'default' entry in root's ~/.netrc once replaced the token: the API got someone
+    else's credentials (and refused the request)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login somebody password unrelated-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with VariomediaClient(sim.token, sim.url, pacer=RequestPacer(limit=1000, window=1.0)) as c:
+        assert "example.test" in [d.name for d in c.list_domains()]
