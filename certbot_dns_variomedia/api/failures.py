@@ -23,10 +23,47 @@ from ..errors import (
 )
 from ..http_util import scrub
 from . import jsonapi
+from .exchange import Bounds
 
 
 class UntrustedCertificate(NetworkError):
     """The TLS handshake failed the certificate check: the request never left this host."""
+
+
+class AnswerTooSlow(NetworkError):
+    """The whole answer did not arrive within the deadline (`exchange.Bounds`)."""
+
+    @classmethod
+    def for_(cls, base_url: str, method: str, path: str, bounds: Bounds) -> AnswerTooSlow:
+        return cls(
+            f"The Variomedia API at {base_url} did not finish its answer to {method} {path} "
+            f"within {bounds.deadline:g} s (it sent too slowly); the connection was cut and the "
+            "request is not repeated. Try again later; if it persists, check "
+            "dns_variomedia_api_url.",
+            method=method,
+            path=path,
+            unclear=True,
+        )
+
+
+class AnswerTooLarge(ServerError):
+    """The answer was larger than the cap (`exchange.Bounds`)."""
+
+    @classmethod
+    def for_(cls, method: str, path: str, bounds: Bounds) -> AnswerTooLarge:
+        return cls(
+            f"The Variomedia API answered {method} {path} with more than "
+            f"{bounds.max_body // 2**20} MB; the rest was not read and the request is not "
+            "repeated (its answers are a few KB). Check dns_variomedia_api_url; if it is "
+            "right, the API is failing: try again later.",
+            method=method,
+            path=path,
+            unclear=True,
+        )
+
+
+# Failures that do not get better by asking again: never retried.
+FINAL = (UntrustedCertificate, AnswerTooSlow, AnswerTooLarge)
 
 
 def error_for(

@@ -31,9 +31,19 @@ from ..errors import (
     ServerError,
 )
 from ..http_util import ca_bundle, is_loopback_host, proxies_for, retry_after, scrub
-from . import jsonapi
-from .failures import UntrustedCertificate, certificate_problem, error_for, reason, refused
-from .pacing import RequestPacer
+from . import exchange, jsonapi
+from .exchange import Bounds
+from .failures import (
+    FINAL,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    UntrustedCertificate,
+    certificate_problem,
+    error_for,
+    reason,
+    refused,
+)
+from .pacing import MAX_PAUSE, RequestPacer
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +66,7 @@ class RetryPolicy:
     attempts: int = 5  # per request
     backoff: float = 1.0  # first pause after a 5xx or network error; doubles each time
     max_backoff: float = 30.0
-    max_retry_after: float = 300.0  # a longer Retry-After is reported, not waited out
+    max_retry_after: float = MAX_PAUSE  # a longer Retry-After is reported, not waited out
     max_consecutive_failures: int = 8  # across requests: the API locks out noisy clients
 
 
@@ -92,6 +102,7 @@ class Transport:
         pacer: RequestPacer | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        bounds: Bounds | None = None,
         session: requests.Session | None = None,
     ) -> None:
         if not token or not _TOKEN_RE.match(token):
@@ -105,6 +116,7 @@ class Transport:
         self.pacer = pacer if pacer is not None else RequestPacer(clock=clock)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.bounds = bounds or Bounds()
         self.requests_sent = 0  # every attempt that reached the wire, for tests and benchmarks
         self._failures_in_a_row = 0
         self.account_key = account_key(self.base_url, token)  # names its entries in state files
@@ -116,6 +128,7 @@ class Transport:
         self._session.trust_env = False
         self._proxies = proxies_for(self.base_url)
         self._verify = ca_bundle()
+        self._adapter = exchange.mount(self._session)
         self._session.headers.update(
             {"Accept": ACCEPT, "User-Agent": USER_AGENT, "Authorization": f"token {token}"}
         )
@@ -131,6 +144,14 @@ class Transport:
         seen: set[str] = set()
         query: Mapping[str, str] | None = params
         while url:
+            if len(seen) >= self.bounds.max_pages:
+                raise ServerError(
+                    f"The API's list at {path} did not end after {self.bounds.max_pages} pages; "
+                    "stopping (its lists are a few pages long). Try again later; if it "
+                    "persists, contact Variomedia support.",
+                    method="GET",
+                    path=path,
+                )
             doc, _ = self._request("GET", url, params=query)
             if doc is None:
                 return
@@ -187,8 +208,8 @@ class Transport:
             try:
                 response = self._send(method, url, params, body, headers)
             except NetworkError as e:
-                if isinstance(e, UntrustedCertificate):
-                    raise  # a certificate does not get better by asking again
+                if isinstance(e, FINAL):
+                    raise  # a certificate, or a hostile answer, does not get better
                 self._note_failure(e)
                 if method not in _IDEMPOTENT and e.unclear:
                     raise
@@ -250,7 +271,10 @@ class Transport:
             self.requests_sent += 1
             started = self.clock.monotonic()
             try:
-                response = self._session.request(
+                response = exchange.fetch(
+                    self._session,
+                    self._adapter,
+                    self.bounds,
                     method,
                     url,
                     params=params,
@@ -261,6 +285,10 @@ class Transport:
                     proxies=self._proxies,
                     verify=self._verify,
                 )
+            except exchange.TooSlow:
+                raise AnswerTooSlow.for_(self.base_url, method, shown, self.bounds) from None
+            except exchange.TooLarge:
+                raise AnswerTooLarge.for_(method, shown, self.bounds) from None
             except requests.RequestException as e:
                 if (problem := certificate_problem(e)) is not None:
                     raise UntrustedCertificate(
