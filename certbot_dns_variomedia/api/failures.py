@@ -131,6 +131,22 @@ def error_for(
     )
 
 
+def redirect_error(
+    response: requests.Response, method: str, path: str, *, secrets: Sequence[str] = ()
+) -> ServerError:
+    """A 3xx is no success: name where it points (scrubbed), and what to fix."""
+    location = scrub(response.headers.get("Location") or "nowhere", secrets)
+    return ServerError(
+        f"The Variomedia API answered {method} {path} with a redirect "
+        f"({response.status_code}) to {location}; redirects are not followed (they would "
+        "carry the token elsewhere). Set dns_variomedia_api_url to the address the API "
+        "answers at.",
+        status=response.status_code,
+        method=method,
+        path=path,
+    )
+
+
 _VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)\.? \(_ssl")
 
 

@@ -41,6 +41,7 @@ from .failures import (
     certificate_problem,
     error_for,
     reason,
+    redirect_error,
     refused,
 )
 from .pacing import MAX_PAUSE, RequestPacer
@@ -218,6 +219,10 @@ class Transport:
                 self._sleep_backoff(attempt, f"{method} {shown}")
                 continue
             status = response.status_code
+            if 300 <= status < 400:
+                redirected = redirect_error(response, method, shown, secrets=self._secrets)
+                self._note_failure(redirected)
+                raise redirected
             if status == 429:
                 self._wait_out_rate_limit(response, method, shown, attempt)
                 continue  # 429: the request was not processed, so even a POST may be re-sent

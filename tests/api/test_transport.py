@@ -174,6 +174,21 @@ def test_an_error_that_echoes_the_request_is_scrubbed(
     assert len(message) < 400
 
 
+def test_a_redirect_is_an_error_that_names_where_it_points(
+    sim: VariomediaSimulator, client: VariomediaClient
+) -> None:
+    """A redirect with an HTML body once ended in an uncaught MalformedDocument traceback."""
+    sim.faults.redirect(status=302, location=f"https://login.example.test/?t={sim.token}")
+    with pytest.raises(ServerError) as caught:
+        client.list_domains()
+    assert str(caught.value) == (
+        "The Variomedia API answered GET /domains with a redirect (302) to "
+        "https://login.example.test/?t=***; redirects are not followed (they would carry the "
+        "token elsewhere). Set dns_variomedia_api_url to the address the API answers at."
+    )
+    assert client.requests_sent == 1
+
+
 # -- the environment --------------------------------------------------------------------------
 
 
