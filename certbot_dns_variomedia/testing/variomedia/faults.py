@@ -159,8 +159,8 @@ class Faults:
         method: str | None = None,
         path: str | None = None,
     ) -> None:
-        """Answer 200 with a small valid document, sent one byte every `seconds_per_byte`: each
-        read gets a byte in time, so no read timeout ever fires."""
+        """Answer 200 with a valid document of 100 bytes (an empty list, padded), sent one byte
+        every `seconds_per_byte`: each read gets a byte in time, so no read timeout fires."""
         self._add(Fault("drip", seconds=seconds_per_byte), count, method, path)
 
     def huge(

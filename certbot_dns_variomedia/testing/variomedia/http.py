@@ -543,12 +543,12 @@ class Gateway:
         if fault.kind == "redirect":
             page = _html_page(fault.status)
             return Reply(fault.status, page.body, (*page.headers, ("Location", fault.text)))
+        typed = (("Content-Type", content_type),)
         if fault.kind == "drip":
-            return Reply(
-                200, b'{"data": []}', (("Content-Type", content_type),), drip=fault.seconds
-            )
+            padded = b'{"data": []' + b" " * 88 + b"}"  # 100 bytes
+            return Reply(200, padded, typed, drip=fault.seconds)
         if fault.kind == "huge":
-            return Reply(200, headers=(("Content-Type", content_type),), size=fault.size)
+            return Reply(200, headers=typed, size=fault.size)
         return self._server_error(fault.status, request, content_type)
 
     def _spoil(self, fault: Fault, reply: Reply, request: Request, content_type: str) -> Reply:
