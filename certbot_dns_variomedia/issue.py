@@ -33,6 +33,7 @@ from acme import errors as acme_errors
 from acme import messages
 from josepy.errors import DeserializationError
 
+from .acme_trust import check_authorizations
 from .clock import SYSTEM_CLOCK, Clock
 from .core.persist import MalformedRecord, normalize_issuer
 from .core.persist_lookup import authoritative_servers, look_up
@@ -322,6 +323,7 @@ def obtain_certificate(
                 plan = _plan(names, issuers, session, writer, challenge)
         notify(f"Ordering a certificate for {', '.join(map(to_unicode, names))}")
         order = session.acme.new_order(csr)
+        check_authorizations(order, names)
         try:
             items = _choose(
                 order, plan=plan, session=session, writer=writer, choice=challenge, names=names

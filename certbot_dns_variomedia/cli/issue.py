@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..acme_trust import check_directory_url
 from ..issue import (
     DEFAULT_ACME_TIMEOUT,
     LETSENCRYPT_PRODUCTION,
@@ -64,6 +65,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     credentials = (
         load_credentials(args) if args.challenge == "dns-01" else optional_credentials(args)
     )
+    check_directory_url(server)  # before an account key is made for it
     key_path = Path(args.account_key).expanduser() if args.account_key else None
     account_key = load_or_create_account_key(key_path or default_account_key(server))
     certificate = obtain_certificate(

@@ -19,6 +19,7 @@ from josepy.jwk import JWK
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
+from ..acme_trust import check_directory_url
 from ..errors import VariomediaError
 from .keys import account_jwk
 
@@ -93,7 +94,9 @@ class Session:
 
 
 def open_session(directory_url: str, account_key: bytes, *, ca_bundle: str | None) -> Session:
-    """Fetch the CA's directory with a client that signs with `account_key` (PEM)."""
+    """Fetch the CA's directory with a client that signs with `account_key` (PEM); plain
+    http:// only on this machine (`acme_trust.check_directory_url`)."""
+    check_directory_url(directory_url)
     jwk, alg = account_jwk(account_key)
     net = acme_client.ClientNetwork(jwk, alg=alg, user_agent=USER_AGENT)
     if ca_bundle is not None:
