@@ -39,6 +39,7 @@ MODULES = (
     "reliability.test_bad_input",
     "reliability.test_persist_input",
     "reliability.test_hostile_files",
+    "reliability.test_hostile_servers",
     "reliability.test_secrets",
     "reliability.test_properties",
 )

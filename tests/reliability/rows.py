@@ -37,6 +37,8 @@ PROMISES: dict[int, str] = {
     6: "It never writes through, or trusts, a file or directory that another user could plant "
     "or change (pacing ledger, state file, account key), even as root with a user's "
     "environment; and no file it keeps can make it hang, crash, or delete a record.",
+    7: "No server (the API, the CA, DNS) can hold a run beyond its time bound, fill its "
+    "memory, redirect it, or make it write a record for a name that was not asked for.",
 }
 
 RunResult = Literal["issued", "failed", "killed"]
