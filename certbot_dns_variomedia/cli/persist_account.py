@@ -32,7 +32,8 @@ from ..issue import DEFAULT_ACME_TIMEOUT, LETSENCRYPT_STAGING, CertificateError
 from ..issuing.keys import generate_key, key_to_pem
 from ..issuing.session import Session, change_key, explain, open_session, register
 from ..paths import default_account_key
-from .certfiles import PRIVATE_MODE, load_or_create_account_key, write_files
+from .certfiles import PRIVATE_MODE, load_or_create_account_key
+from .fileset import write_file
 from .options import UsageError, domain_list
 from .output import print_json, say
 
@@ -239,7 +240,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"There is no account key at {path}; nothing to rotate.")
     new_key = key_to_pem(generate_key("ecdsa"))
     pending = path.with_name(path.name + ".new")
-    write_files(path.parent, {pending.name: (new_key, PRIVATE_MODE)})
+    write_file(pending, new_key, PRIVATE_MODE)
     session = None
     try:
         session = open_session(server, load_or_create_account_key(path), ca_bundle=args.ca_bundle)

@@ -13,8 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certbot_dns_variomedia.cli import certfiles
-from certbot_dns_variomedia.cli.certfiles import load_or_create_account_key, write_certificate_files
+from certbot_dns_variomedia.cli import fileset
+from certbot_dns_variomedia.cli.certfiles import (
+    CERT_FILES,
+    load_or_create_account_key,
+    write_certificate_files,
+)
 from certbot_dns_variomedia.errors import ConfigurationError
 from certbot_dns_variomedia.issuing.certificate import IssuedCertificate
 from certbot_dns_variomedia.issuing.keys import generate_key, key_to_pem
@@ -31,6 +35,11 @@ def certificate(key: bytes | None = b"KEY\n") -> IssuedCertificate:
     )
 
 
+def shown(out: Path) -> dict[str, bytes]:
+    """What a reader of `out` sees under each name."""
+    return {name: (out / name).read_bytes() for name in CERT_FILES if (out / name).exists()}
+
+
 def test_certificate_files_have_their_content_and_modes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     files = write_certificate_files(certificate(), out)
@@ -38,11 +47,11 @@ def test_certificate_files_have_their_content_and_modes(tmp_path: Path) -> None:
     assert (out / "fullchain.pem").read_bytes() == b"CERT\nCHAIN\n"
     assert stat.S_IMODE((out / "privkey.pem").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "cert.pem").stat().st_mode) == 0o644
-    assert sorted(p.name for p in out.iterdir()) == sorted(files)  # no temporary files left
-    # With a CSR there is no key to write, and an old one is not touched.
-    (out / "privkey.pem").write_bytes(b"OLD KEY\n")
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, ".sets", "current"])
+    assert not [p for p in out.rglob("*") if p.name.endswith((".tmp", ".link"))]
+    # With a CSR there is no key to write, and the one shown before is still shown.
     assert "privkey.pem" not in write_certificate_files(certificate(key=None), out)
-    assert (out / "privkey.pem").read_bytes() == b"OLD KEY\n"
+    assert (out / "privkey.pem").read_bytes() == b"KEY\n"
 
 
 def test_a_failed_write_leaves_the_old_files_and_no_temporary_ones(
@@ -50,8 +59,9 @@ def test_a_failed_write_leaves_the_old_files_and_no_temporary_ones(
 ) -> None:
     out = tmp_path / "out"
     write_certificate_files(certificate(b"OLD KEY\n"), out)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real = certfiles._write_temp
+    before = shown(out)
+    sets = sorted((out / ".sets").iterdir())
+    real = fileset.write_temp
     calls = []
 
     def disk_full(directory: Path, name: str, data: bytes, mode: int) -> Path:
@@ -60,10 +70,11 @@ def test_a_failed_write_leaves_the_old_files_and_no_temporary_ones(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(directory, name, data, mode)
 
-    monkeypatch.setattr(certfiles, "_write_temp", disk_full)
+    monkeypatch.setattr(fileset, "write_temp", disk_full)
     with pytest.raises(OSError, match="No space"):
         write_certificate_files(certificate(b"NEW KEY\n"), out)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert shown(out) == before
+    assert sorted((out / ".sets").iterdir()) == sets  # the half-written set is gone
 
 
 def test_a_directory_in_the_way_is_found_before_anything_is_replaced(tmp_path: Path) -> None:
@@ -74,7 +85,6 @@ def test_a_directory_in_the_way_is_found_before_anything_is_replaced(tmp_path: P
     with pytest.raises(IsADirectoryError):
         write_certificate_files(certificate(b"NEW KEY\n"), out)
     assert (out / "privkey.pem").read_bytes() == b"OLD KEY\n"
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_account_key_is_created_private_and_then_reused(

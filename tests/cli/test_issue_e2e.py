@@ -154,7 +154,8 @@ def test_issue_writes_the_files_and_the_next_run_reuses_the_account(
     data = json.loads(first.stdout)
     assert data["names"] == ["example.test", "*.example.test"]
     assert sorted(data["files"]) == ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(data["files"])  # no temporaries
+    # The four names, the set they show and the sets; no temporaries.
+    assert sorted(p.name for p in out.iterdir()) == sorted([*data["files"], ".sets", "current"])
     assert stat.S_IMODE((out / "privkey.pem").stat().st_mode) == 0o600
     assert stat.S_IMODE(account_key.stat().st_mode) == 0o600
     fullchain = (out / "fullchain.pem").read_bytes()
@@ -177,7 +178,9 @@ def test_issue_writes_the_files_and_the_next_run_reuses_the_account(
     )  # fmt: skip
     assert second.returncode == 0, second.stderr
     assert "Certificate for www.example.test" in second.stdout
-    assert sorted(p.name for p in csr_out.iterdir()) == ["cert.pem", "chain.pem", "fullchain.pem"]
+    assert sorted(p.name for p in csr_out.iterdir()) == [
+        ".sets", "cert.pem", "chain.pem", "current", "fullchain.pem",
+    ]  # fmt: skip
     leaf = x509.load_pem_x509_certificate((csr_out / "cert.pem").read_bytes())
     assert public_key(csr_key) == leaf.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -42,6 +42,7 @@ MODULES = (
     "reliability.test_hostile_servers",
     "reliability.test_secrets",
     "reliability.test_properties",
+    "reliability.test_crash_points",
 )
 PLACEHOLDERS = {
     "{credentials}": "<credentials file>",

@@ -177,7 +177,7 @@ def test_hooks_refuse_a_state_file_in_a_users_directory(stage: Stage, row: BadIn
         f"{stage.box.credentials} --nameservers {stage.box.nameservers_option}"
         for kind in ("auth", "cleanup")
     ]
-    command = stage.box.certbot_command(
+    command = stage.certbot_box.certbot_command(
         "certonly", "--manual", "--preferred-challenges", "dns", *hooks,
         "--cert-name", "row", "-d", "example.test",
     )  # fmt: skip
@@ -196,7 +196,7 @@ def test_hooks_refuse_a_state_file_in_a_users_directory(stage: Stage, row: BadIn
 
 
 def _plugin_state(stage: Stage) -> Path:
-    path = stage.box.work_dir / "dns-variomedia-state.json"
+    path = stage.certbot_box.work_dir / "dns-variomedia-state.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -197,7 +197,9 @@ def test_issue_refuses_a_plain_http_ca(stage: Stage, row: BadInputRow) -> None:
     status, text, out = issue(stage, "http://ca.example.test/directory")
     stage.verify_bad_input(row, status, text)
     assert not out.exists()
-    assert not stage.box.account_dir.exists() or not any(stage.box.account_dir.rglob("*.pem"))
+    assert not stage.certbot_box.account_dir.exists() or not any(
+        stage.certbot_box.account_dir.rglob("*.pem")
+    )
 
 
 @declare(

@@ -69,7 +69,7 @@ def test_keep_and_out_keep_the_sandbox_and_copy_the_certificate(tmp_path: Path) 
     assert line(result.stdout, "Certificate") == str(out / "fullchain.pem")
     assert line(result.stdout, "Private key") == str(out / "privkey.pem")
     assert certificate_names(out / "cert.pem") == ["www.example.test"]
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.glob("*.pem")}
     assert modes == {
         "privkey.pem": 0o600,
         "cert.pem": 0o644,
