@@ -286,9 +286,9 @@ class Doctor:
         entries = state.records()
         mine = [r for r in entries if r.account == account]
         others = len(entries) - len(mine)
-        in_use = [r for r in mine if owner_alive(r.owner)]
-        queued = [r for r in mine if r.deleting and not owner_alive(r.owner)]
-        left = [r for r in mine if not r.deleting and not owner_alive(r.owner)]
+        in_use = [r for r in mine if owner_alive(r.owner, created=r.created)]
+        queued = [r for r in mine if r.deleting and r not in in_use]
+        left = [r for r in mine if not r.deleting and r not in in_use]
         where = str(state.path)
         if others:
             self.add("state file", "note", f"{others} entries of other accounts in {where}")

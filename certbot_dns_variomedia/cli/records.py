@@ -179,7 +179,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
                     f"Not deleting {_describe(record)} without a confirmation, and there is no "
                     "terminal to ask on: add --yes."
                 )
-            if ours and owner_alive(ours[0].owner):
+            if ours and owner_alive(ours[0].owner, created=ours[0].created):
                 say(
                     "This is a challenge record of a run in progress (process "
                     f"{(ours[0].owner or '').partition(':')[0]}); deleting it fails that run.",

@@ -129,7 +129,9 @@ class ChallengeRun:
         leftovers = [
             r
             for r in self.state.records()
-            if r.account == self.account and r.owner != self.owner and not owner_alive(r.owner)
+            if r.account == self.account
+            and r.owner != self.owner
+            and not owner_alive(r.owner, created=r.created)
         ]
         if not leftovers:
             return

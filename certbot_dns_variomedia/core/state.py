@@ -37,6 +37,8 @@ FORMAT_VERSION = 1
 # The id of an entry noted before its POST was answered (see `core.run.ChallengeRun.present`).
 UNANSWERED = "unanswered:"
 _UNANSWERED_ID = re.compile(re.escape(UNANSWERED) + r"[0-9a-f]{32}")
+# A run lasts minutes: an entry of another PID namespace older than this is a leftover.
+FOREIGN_OWNER_MAX_AGE = 24 * 3600.0
 # Each holder keeps the lock for one short edit; longer is a hung process.
 LOCK_TIMEOUT = 30.0
 MAX_BYTES = 16 * 1024 * 1024  # thousands of entries; a larger file is not ours
@@ -59,21 +61,54 @@ class StoredRecord:
 
 
 def process_owner(pid: int | None = None) -> str:
-    """``pid:start-time``: names one process even after its pid is reused."""
+    """``pid:start-time:boot-id:pid-namespace``: names one process even after its pid is
+    reused, and says where the pid means something. A state file shared with a container (the
+    Docker example shares certbot's work directory) holds entries of other PID namespaces, whose
+    pids name other processes here (or none)."""
     pid = os.getpid() if pid is None else pid
-    return f"{pid}:{_start_time(pid)}"
+    return f"{pid}:{_start_time(pid)}:{_boot_id()}:{_pid_namespace()}"
 
 
-def owner_alive(owner: str | None) -> bool:
-    """Whether the process that wrote an entry still runs (so its records are in use)."""
+def owner_alive(owner: str | None, *, created: float | None = None) -> bool:
+    """Whether the process that wrote an entry still runs (so its records are in use).
+
+    An owner of an earlier boot is gone. An owner of another PID namespace cannot be looked up
+    from here: it counts as running until its entry (`created`, UNIX time) is older than any
+    run lasts (`FOREIGN_OWNER_MAX_AGE`). Owners written before namespaces were recorded
+    (``pid:start-time``) are looked up here, as they always were.
+    """
     if not owner:
         return False
-    pid_text, _, start = owner.partition(":")
+    parts = owner.split(":")
+    if len(parts) == 4:
+        boot, namespace = parts[2], parts[3]
+        if boot and boot != _boot_id():
+            return False  # the machine restarted since: every process of then is gone
+        if namespace != _pid_namespace():
+            age = 0.0 if created is None else time.time() - created
+            return age < FOREIGN_OWNER_MAX_AGE
+    elif len(parts) != 2:
+        return False
     try:
-        pid = int(pid_text)
+        pid = int(parts[0])
     except ValueError:
         return False
-    return _start_time(pid) == start != ""
+    return _start_time(pid) == parts[1] != ""
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    """The inode of this process's PID namespace, e.g. ``4026531836`` ('' if unknown)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return ""
 
 
 def _start_time(pid: int) -> str:

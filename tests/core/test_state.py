@@ -6,12 +6,22 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.core.state import UNANSWERED, StateFile, StoredRecord
+from certbot_dns_variomedia.core.state import (
+    FOREIGN_OWNER_MAX_AGE,
+    UNANSWERED,
+    StateFile,
+    StoredRecord,
+    owner_alive,
+    process_owner,
+)
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.errors import ConfigurationError
 from certbot_dns_variomedia.testing.lock_holder import holding_lock
@@ -166,3 +176,55 @@ def test_a_held_lock_is_waited_for_a_bounded_time(tmp_path: Path) -> None:
             StateFile(path, lock_timeout=0.3).records()
         assert time.monotonic() - started < 3.0
     assert StateFile(path, lock_timeout=0.3).records() == []
+
+
+# -- owners in other PID namespaces (containers sharing the state file) ---------------------------
+
+
+def test_owners_of_another_boot_or_namespace_or_the_old_form() -> None:
+    here = process_owner()
+    pid, start, boot, namespace = here.split(":")
+    assert owner_alive(here)
+    assert owner_alive(f"{pid}:{start}")  # written before namespaces were recorded
+    assert not owner_alive(f"{pid}:{start}:another-boot:{namespace}")
+    elsewhere = f"1:{start}:{boot}:4026599999"  # pid 1 of a container
+    assert owner_alive(elsewhere, created=time.time() - 3600)  # cannot be looked up: in use
+    assert not owner_alive(elsewhere, created=time.time() - FOREIGN_OWNER_MAX_AGE - 1)
+    assert not owner_alive("garbage")
+    assert not owner_alive("1:2:3")
+
+
+_OWNER_INSIDE = (
+    "from certbot_dns_variomedia.core.state import process_owner; "
+    "print(process_owner(), flush=True); import time; time.sleep(60)"
+)
+
+
+UNSHARE = shutil.which("unshare")
+
+
+@pytest.mark.skipif(UNSHARE is None, reason="needs unshare(1)")
+def test_a_live_run_in_another_pid_namespace_is_never_taken_for_dead() -> None:
+    """A container (a PID namespace of its own) shares certbot's work directory with the
+    host: its run's pid is 1 or so there, and pid 1 here is init, with another start time."""
+    inside = subprocess.Popen(
+        [str(UNSHARE), "--pid", "--fork", "--mount-proc", sys.executable, "-c", _OWNER_INSIDE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert inside.stdout is not None
+        owner = inside.stdout.readline().strip()
+        if not owner:
+            pytest.skip(f"no PID namespace here: {inside.stderr.read() if inside.stderr else ''}")
+        pid, _, _, namespace = owner.split(":")
+        assert int(pid) < 10  # its own numbering
+        assert namespace != process_owner().split(":")[3]
+        assert owner_alive(owner, created=time.time())
+    finally:
+        inside.kill()
+        inside.wait(timeout=10)
+        for stream in (inside.stdout, inside.stderr):
+            if stream is not None:
+                stream.close()

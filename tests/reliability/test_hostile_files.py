@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import time
@@ -284,3 +285,58 @@ def test_a_forged_leftover_never_deletes_a_foreign_record(stage: Stage, row: Bad
     assert "Removed TXT" not in text
     left = json.loads(_plugin_state(stage).read_text())["records"]  # the run's queued removal
     assert mx.id not in [e["record_id"] for e in left]  # the forged entry was dropped
+
+
+_OWNER_INSIDE = (
+    "from certbot_dns_variomedia.core.state import process_owner; "
+    "print(process_owner(), flush=True); import time; time.sleep(120)"
+)
+
+
+@declare(
+    BadInputRow(
+        given="The state file is shared with a container (the Docker example shares certbot's "
+        "work directory) and lists a record of a run still going there, in another PID "
+        "namespace (its pid names another process here)",
+        door="certbot",
+        result="works",
+        says=(ISSUED,),
+        written=OWN_ONLY + "; the other run's record untouched",
+        requests=(4, 4),
+        promises=(1, 2, 6),
+    )
+)
+def test_a_run_in_another_container_is_never_swept(stage: Stage, row: BadInputRow) -> None:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("needs unshare(1)")
+    inside = subprocess.Popen(
+        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", _OWNER_INSIDE],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert inside.stdout is not None
+        owner = inside.stdout.readline().strip()
+        assert owner.split(":")[0] in ("1", "2"), owner  # the container's own numbering
+        busy = stage.sim.add_record(
+            "example.test", "_acme-challenge", "TXT", "a-run-in-a-container", ttl=300
+        )
+        stage.untouched = stage.snapshot_others()
+        entry = {
+            **_entry(stage, busy.id),
+            "value": "a-run-in-a-container",
+            "owner": owner,
+            "created": time.time(),
+        }
+        _plugin_state(stage).write_text(json.dumps({"records": [entry]}))
+        status, text = certonly(stage)
+    finally:
+        inside.kill()
+        inside.wait(timeout=10)
+        if inside.stdout is not None:
+            inside.stdout.close()
+    stage.verify_bad_input(row, status, text)
+    assert "an earlier run left behind" not in text
+    left = json.loads(_plugin_state(stage).read_text())["records"]
+    assert busy.id in [e["record_id"] for e in left]  # still the other run's, for its cleanup
