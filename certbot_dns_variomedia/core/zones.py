@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..api.models import Domain
-from ..errors import DNSLookupError, ZoneError
+from ..errors import ConfigurationError, DNSLookupError, ZoneError
+from ..http_util import scrub
 from ..names import is_subdomain, relative_name, to_ace, to_unicode
 from ..resolver import MAX_CNAME_CHAIN, Resolver, normalize_name
 
@@ -48,14 +49,33 @@ def identifier_name(domain: str) -> str:
             f"{domain!r} is not a valid certificate name: a wildcard may only be the whole "
             "first label (*.example.de), once."
         )
-    bad = [label for label in labels if not _LABEL_RE.match(label)]
-    if bad:
+    if (bad := _bad_label(labels)) is not None:
         raise ZoneError(
-            f"{domain!r} is not a valid host name (label {bad[0]!r}); use letters, digits and "
+            f"{domain!r} is not a valid host name (label {bad!r}); use letters, digits and "
             "hyphens, or the Unicode form of an internationalised name."
         )
     if len(labels) < 2:
         raise ZoneError(f"{domain!r} is a single label; certificates need a full domain name.")
+    return ace
+
+
+def _bad_label(labels: Iterable[str]) -> str | None:
+    """The first label a record cannot be written at (a ``*`` among them), if any."""
+    return next((label for label in labels if not _LABEL_RE.match(label)), None)
+
+
+def _checked_target(target: str, at: str) -> str:
+    """A CNAME target, checked as a certificate name is: it comes from an unauthenticated
+    resolver, and a record is about to be written at it."""
+    try:
+        ace = to_ace(target)
+    except ConfigurationError as e:
+        raise ZoneError(f"The CNAME at {at} points to a name that is not valid: {e}") from None
+    if (bad := _bad_label(ace.split("."))) is not None:
+        raise ZoneError(
+            f"The CNAME at {at} points to {scrub(ace, ())!r}, where no record can be written "
+            f"(label {scrub(bad, ())!r}); fix the CNAME record."
+        )
     return ace
 
 
@@ -114,7 +134,7 @@ def cname_chain(name: str, cname_target: Callable[[str], str | None]) -> list[st
     the CA follows it. A loop, or more than `MAX_CNAME_CHAIN` links, is an error, not a hang."""
     chain = [to_ace(name)]
     while (target := cname_target(chain[-1])) is not None:
-        target = to_ace(target)
+        target = _checked_target(target, chain[-1])
         if target in chain:
             raise ZoneError(
                 f"The CNAME chain at {chain[0]} loops ({' → '.join([*chain, target])}); "

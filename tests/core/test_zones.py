@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from certbot_dns_variomedia.api.models import Domain
@@ -76,6 +78,26 @@ def test_cname_loop_is_an_error_not_a_hang() -> None:
 def test_cname_to_a_foreign_zone_names_the_delegation() -> None:
     chain = {"_acme-challenge.example.de": "_acme-challenge.elsewhere.org"}
     with pytest.raises(ZoneError, match="reached through the CNAME"):
+        place(["example.de"], ACCOUNT, chain.get)
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        (
+            "*.acme-only.net.",
+            "points to '*.acme-only.net', where no record can be written (label '*')",
+        ),
+        ("_acme-challenge.*.acme-only.net", "(label '*')"),
+        ("bad-.acme-only.net", "(label 'bad-')"),
+        ("a..acme-only.net", "points to a name that is not valid: 'a..acme-only.net' has an empty"),
+        ("x\\032y.acme-only.net", "points to a name that is not valid"),
+    ],
+)
+def test_cname_targets_are_checked_like_certificate_names(target: str, said: str) -> None:
+    """They come from an unauthenticated resolver, and a record is written at the last one."""
+    chain = {"_acme-challenge.example.de": target}
+    with pytest.raises(ZoneError, match=re.escape(said)):
         place(["example.de"], ACCOUNT, chain.get)
 
 

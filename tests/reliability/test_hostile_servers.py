@@ -224,3 +224,28 @@ def test_issue_refuses_authorizations_nobody_ordered(stage: Stage, row: BadInput
         asked = list(ca.requests)
     stage.verify_bad_input(row, status, text)
     assert [r for r in asked if r.startswith("POST /authz")] == ["POST /authz/0"]
+
+
+# -- DNS ----------------------------------------------------------------------------------------
+
+
+@declare(
+    BadInputRow(
+        given="An _acme-challenge CNAME whose target has a label no record can be written at "
+        "(bad-.example.test; a '*' label is refused the same way)",
+        door="certbot",
+        result="refused by the plugin",
+        says=(
+            "The CNAME at _acme-challenge.www.example.test points to 'bad-.example.test', where "
+            "no record can be written (label 'bad-'); fix the CNAME record.",
+        ),
+        written="no API write; no record created",
+        requests=(1, 1),
+        promises=(2, 4, 7),
+    )
+)
+def test_a_cname_to_an_invalid_name_is_refused(stage: Stage, row: BadInputRow) -> None:
+    stage.sim.add_record("example.test", "_acme-challenge.www", "CNAME", "bad-.example.test")
+    stage.untouched = stage.snapshot_others()
+    result = stage.run(stage.command(["www.example.test"], cert_name="row"))
+    stage.verify_bad_input(row, result.returncode, output(result))
