@@ -19,6 +19,7 @@ from pathlib import Path
 
 import configobj
 
+from . import safe_files
 from .errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -35,13 +36,30 @@ _TOKEN_RE = re.compile(r"^[\x21-\x7e]{8,512}$")
 
 
 def check_permissions(path: Path) -> None:
-    """Warn, in certbot's words, when others may read or write a secrets file."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH):
+    """Warn, in certbot's words, when others may read or write a secrets file. Whoever can
+    write it can point the API URL at their own server and receive the token."""
+    st = path.stat()
+    if st.st_mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH):
         logger.warning(
             "Unsafe permissions on credentials configuration file: %s "
             "(readable by other users; run: chmod 600 %s)",
             path,
+            path,
+        )
+    elif st.st_mode & stat.S_IWGRP:
+        logger.warning(
+            "Unsafe permissions on credentials configuration file: %s (writable by its group, "
+            "who could send the secrets to a server of their choosing; run: chmod 600 %s)",
+            path,
+            path,
+        )
+    if not safe_files.trusted_owner(st.st_uid):
+        logger.warning(
+            "Unsafe owner of credentials configuration file: %s belongs to %s, who could send "
+            "the secrets to a server of their choosing; run: chown %s %s",
+            path,
+            safe_files.user_name(st.st_uid),
+            os.geteuid(),
             path,
         )
 

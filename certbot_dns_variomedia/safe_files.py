@@ -38,7 +38,8 @@ class UnsafePathError(ConfigurationError):
     """A file, or a directory on the way to it, that another user could plant or change."""
 
 
-def _user(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """``user NAME``, or ``uid N`` for a uid without a name, for messages."""
     try:
         return f"user {pwd.getpwuid(uid).pw_name}"
     except KeyError:
@@ -59,7 +60,7 @@ def _check_directory(path: Path, st: os.stat_result, euid: int) -> None:
         raise UnsafePathError(f"{path} is not a directory")
     if not trusted_owner(st.st_uid, euid):
         raise UnsafePathError(
-            f"{path} belongs to {_user(st.st_uid)}, and only root or {_user(euid)} may own "
+            f"{path} belongs to {user_name(st.st_uid)}, and only root or {user_name(euid)} may own "
             "the directories on the way"
         )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
@@ -99,7 +100,9 @@ def safe_directory(
             st = os.lstat(candidate)
         if stat.S_ISLNK(st.st_mode):
             if not trusted_owner(st.st_uid, uid):
-                raise UnsafePathError(f"{candidate} is a symbolic link made by {_user(st.st_uid)}")
+                raise UnsafePathError(
+                    f"{candidate} is a symbolic link made by {user_name(st.st_uid)}"
+                )
             links += 1
             if links > _MAX_LINKS:
                 raise UnsafePathError(f"{path} has too many symbolic links on the way")
@@ -154,7 +157,7 @@ def check_file(
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError(f"{path} is not a regular file")
     if st.st_uid != uid:
-        raise UnsafePathError(f"{path} belongs to {_user(st.st_uid)}, not to {_user(uid)}")
+        raise UnsafePathError(f"{path} belongs to {user_name(st.st_uid)}, not to {user_name(uid)}")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise UnsafePathError(
             f"{path} can be written by other users (mode {stat.S_IMODE(st.st_mode):04o})"

@@ -42,6 +42,33 @@ def test_world_readable_file_is_warned_about(
     assert f"chmod 600 {path}" in caplog.text
 
 
+def test_a_group_writable_file_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever can write the file can point dns_variomedia_api_url at their own server."""
+    path = ini(tmp_path, f"dns_variomedia_token = {TOKEN}\n", mode=0o620)
+    with caplog.at_level(logging.WARNING):
+        load_variomedia_credentials(path)
+    assert caplog.messages == [
+        f"Unsafe permissions on credentials configuration file: {path} (writable by its group, "
+        f"who could send the secrets to a server of their choosing; run: chmod 600 {path})"
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_a_file_of_another_user_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = ini(tmp_path, f"dns_variomedia_token = {TOKEN}\n")
+    os.chown(path, 4242, 4242)
+    with caplog.at_level(logging.WARNING):
+        load_variomedia_credentials(path)
+    assert caplog.messages == [
+        f"Unsafe owner of credentials configuration file: {path} belongs to uid 4242, who "
+        f"could send the secrets to a server of their choosing; run: chown 0 {path}"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

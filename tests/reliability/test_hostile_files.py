@@ -340,3 +340,26 @@ def test_a_run_in_another_container_is_never_swept(stage: Stage, row: BadInputRo
     assert "an earlier run left behind" not in text
     left = json.loads(_plugin_state(stage).read_text())["records"]
     assert busy.id in [e["record_id"] for e in left]  # still the other run's, for its cleanup
+
+
+@declare(
+    BadInputRow(
+        given="Credentials file owned by another user (mode 600), read by root",
+        door="certbot",
+        result="works, with a warning",
+        says=(
+            "Unsafe owner of credentials configuration file: {file} belongs to user nobody, who "
+            "could send the secrets to a server of their choosing; run: chown 0 {file}",
+            ISSUED,
+        ),
+        written=OWN_ONLY,
+        requests=(4, 4),
+        promises=(5, 6),
+    )
+)
+def test_credentials_of_another_user_are_warned_about(stage: Stage, row: BadInputRow) -> None:
+    text = f"dns_variomedia_token = {stage.sim.token}\ndns_variomedia_api_url = {stage.sim.url}\n"
+    path = stage.write_credentials("theirs.ini", text)
+    os.chown(path, *(pwd.getpwnam("nobody")[2:4]))
+    result = stage.run(stage.command(["example.test"], cert_name="row", credentials=path))
+    stage.verify_bad_input(row, result.returncode, output(result), {"file": str(path)})
