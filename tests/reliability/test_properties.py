@@ -116,13 +116,19 @@ _names = st.lists(_label, min_size=1, max_size=4).map(".".join)
 @declare(
     Claim(
         "properties",
-        "names.to_ace is idempotent, gives lower-case ASCII without a trailing dot, and agrees "
-        "with the resolver's normalize_name on every name it accepts",
+        "names.to_ace is idempotent, gives lower-case ASCII without a trailing dot, ignores the "
+        "case of ASCII names and of lower-cased Unicode ones, and agrees with the resolver's "
+        "normalize_name on every name it accepts (upper-casing is no identity beyond ASCII: "
+        "'ß--ü' is a name, 'SS--Ü' is refused)",
         promises=(2,),
     )
 )
 @settings(max_examples=300, deadline=None)
 @given(_names, st.booleans())
+# Once drawn by chance: 'ß--ü' is valid, but its upper case 'SS--Ü' folds to 'ss--ü', whose
+# hyphens in 3rd and 4th position IDNA forbids; the property upper-cased every name.
+@example("ß--ü", False)
+@example("SS--Ü", False)
 def test_to_ace_is_canonical(name: str, trailing_dot: bool) -> None:
     text = name + ("." if trailing_dot else "")
     try:
@@ -130,7 +136,10 @@ def test_to_ace_is_canonical(name: str, trailing_dot: bool) -> None:
     except ConfigurationError:
         return
     assert to_ace(ace) == ace
-    assert to_ace(text.upper()) == to_ace(text.lower()) or not text.isascii()
+    if text.isascii():  # DNS compares ASCII letters without case, and only those
+        assert to_ace(text.upper()) == to_ace(text.lower()) == ace
+    else:
+        assert to_ace(text.lower()) == ace
     assert ace.isascii()
     assert ace == ace.lower()
     assert not ace.endswith(".")
