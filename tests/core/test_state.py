@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from certbot_dns_variomedia.core.state import (
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.errors import ConfigurationError
 from certbot_dns_variomedia.testing.lock_holder import holding_lock
+from certbot_dns_variomedia.testing.namespaces import can_unshare, owner_in_new_pid_namespace
 
 
 def rec(record_id: str) -> StoredRecord:
@@ -194,37 +192,12 @@ def test_owners_of_another_boot_or_namespace_or_the_old_form() -> None:
     assert not owner_alive("1:2:3")
 
 
-_OWNER_INSIDE = (
-    "from certbot_dns_variomedia.core.state import process_owner; "
-    "print(process_owner(), flush=True); import time; time.sleep(60)"
-)
-
-
-UNSHARE = shutil.which("unshare")
-
-
-@pytest.mark.skipif(UNSHARE is None, reason="needs unshare(1)")
+@pytest.mark.skipif(not can_unshare(), reason="needs unshare(1)")
 def test_a_live_run_in_another_pid_namespace_is_never_taken_for_dead() -> None:
     """A container (a PID namespace of its own) shares certbot's work directory with the
     host: its run's pid is 1 or so there, and pid 1 here is init, with another start time."""
-    inside = subprocess.Popen(
-        [str(UNSHARE), "--pid", "--fork", "--mount-proc", sys.executable, "-c", _OWNER_INSIDE],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert inside.stdout is not None
-        owner = inside.stdout.readline().strip()
-        if not owner:
-            pytest.skip(f"no PID namespace here: {inside.stderr.read() if inside.stderr else ''}")
+    with owner_in_new_pid_namespace() as owner:
         pid, _, _, namespace = owner.split(":")
         assert int(pid) < 10  # its own numbering
         assert namespace != process_owner().split(":")[3]
         assert owner_alive(owner, created=time.time())
-    finally:
-        inside.kill()
-        inside.wait(timeout=10)
-        for stream in (inside.stdout, inside.stderr):
-            if stream is not None:
-                stream.close()

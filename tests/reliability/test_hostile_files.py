@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.paths import pacing_ledger_file
 from certbot_dns_variomedia.testing.lock_holder import holding_lock
+from certbot_dns_variomedia.testing.namespaces import can_unshare, owner_in_new_pid_namespace
 
 from .harness import Stage, output
 from .rows import BadInputRow, declare
@@ -287,12 +287,6 @@ def test_a_forged_leftover_never_deletes_a_foreign_record(stage: Stage, row: Bad
     assert mx.id not in [e["record_id"] for e in left]  # the forged entry was dropped
 
 
-_OWNER_INSIDE = (
-    "from certbot_dns_variomedia.core.state import process_owner; "
-    "print(process_owner(), flush=True); import time; time.sleep(120)"
-)
-
-
 @declare(
     BadInputRow(
         given="The state file is shared with a container (the Docker example shares certbot's "
@@ -307,17 +301,9 @@ _OWNER_INSIDE = (
     )
 )
 def test_a_run_in_another_container_is_never_swept(stage: Stage, row: BadInputRow) -> None:
-    unshare = shutil.which("unshare")
-    if unshare is None:
+    if not can_unshare():
         pytest.skip("needs unshare(1)")
-    inside = subprocess.Popen(
-        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", _OWNER_INSIDE],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert inside.stdout is not None
-        owner = inside.stdout.readline().strip()
+    with owner_in_new_pid_namespace() as owner:
         assert owner.split(":")[0] in ("1", "2"), owner  # the container's own numbering
         busy = stage.sim.add_record(
             "example.test", "_acme-challenge", "TXT", "a-run-in-a-container", ttl=300
@@ -331,11 +317,6 @@ def test_a_run_in_another_container_is_never_swept(stage: Stage, row: BadInputRo
         }
         _plugin_state(stage).write_text(json.dumps({"records": [entry]}))
         status, text = certonly(stage)
-    finally:
-        inside.kill()
-        inside.wait(timeout=10)
-        if inside.stdout is not None:
-            inside.stdout.close()
     stage.verify_bad_input(row, status, text)
     assert "an earlier run left behind" not in text
     left = json.loads(_plugin_state(stage).read_text())["records"]
