@@ -8,6 +8,8 @@ import pty
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord
 from certbot_dns_variomedia.credentials import account_key
 
@@ -93,6 +95,17 @@ def test_add_with_a_bad_ttl_is_a_usage_error_and_sends_nothing(account: Account)
         result = account.run("records", "add", "_x.example.test", "TXT", "v", "--ttl", ttl)
         assert result.returncode == 2
         assert "--ttl" in result.stderr
+    assert account.sim.counters.total == 0
+
+
+@pytest.mark.parametrize("record_id", ["..", ".", "1/../../domains", "1?x=y", "%2e%2e", ""])
+def test_delete_of_an_id_of_another_form_is_a_usage_error_and_sends_nothing(
+    account: Account, record_id: str
+) -> None:
+    """'..' once became DELETE /dns-records/.., that is: DELETE /."""
+    result = account.run("records", "delete", record_id, "--yes")
+    assert result.returncode == 2
+    assert f"argument ID: {record_id!r} is not a record id" in result.stderr
     assert account.sim.counters.total == 0
 
 
