@@ -27,6 +27,7 @@ from reliability.rows import (
     FAULTS,
     PROMISES,
     BadInputRow,
+    Claim,
     FaultRow,
     Row,
     Run,
@@ -107,12 +108,12 @@ def _ids(prefix: str, rows: Iterable[Row]) -> dict[str, str]:
     return {row.test: f"{prefix}{i}" for i, row in enumerate(rows, 1)}
 
 
-R = TypeVar("R", FaultRow, BadInputRow)
+R = TypeVar("R", FaultRow, BadInputRow, Claim)
 
 
 def _in_module_order(rows: list[R]) -> list[R]:
-    """Rows in the order of `MODULES`, then as declared: two modules add bad inputs, and which
-    of them pytest imports first differs from run to run."""
+    """Rows in the order of `MODULES`, then as declared: several modules add rows of one table,
+    and which of them pytest imports first differs from run to run."""
     return sorted(rows, key=lambda row: MODULES.index(f"reliability.{Path(row.test).stem}"))
 
 
@@ -123,6 +124,7 @@ def render() -> str:
     BAD_INPUTS[:] = _in_module_order(BAD_INPUTS)
     fault_ids = _ids("F", FAULTS)
     bad_ids = _ids("B", BAD_INPUTS)
+    CLAIMS[:] = _in_module_order(CLAIMS)
     secrets = [c for c in CLAIMS if c.section == "secrets"]
     properties = [c for c in CLAIMS if c.section == "properties"]
     claim_ids = {**_ids("S", secrets), **_ids("P", properties)}
