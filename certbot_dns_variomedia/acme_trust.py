@@ -4,8 +4,8 @@ Whoever answers at ``--server`` decides which authorizations an order gets, and 
 a DNS record for each one (switching on update locks on the way). So the ACME directory is
 reached over plain ``http://`` only on this machine, the same rule as for the API URL, and an
 order whose authorizations name an identifier that was not asked for is refused before anything
-is written. (`issue.obtain_certificate` calls both; they live here, apart from the ACME
-conversation, as small rules of their own.)
+is written. (`issuing.session.open_session` checks the URL for every conversation with a CA,
+`issue.obtain_certificate` the order; the rules live here, apart from the conversation.)
 """
 
 from __future__ import annotations
