@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer
+from certbot_dns_variomedia.pacing import FileLedger, RequestPacer
 from certbot_dns_variomedia.safe_files import UnsafePathError, lock, open_file, safe_directory
 from certbot_dns_variomedia.testing.lock_holder import holding_lock
 

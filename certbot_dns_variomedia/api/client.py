@@ -24,6 +24,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
 from ..errors import ConfigurationError, JobError, NetworkError, NotFoundError, ServerError
 from ..names import to_ace
+from ..pacing import FileLedger, RequestPacer
 from ..paths import pacing_ledger_file
 from . import jsonapi
 from .models import (
@@ -37,7 +38,6 @@ from .models import (
     last_segment,
     record_from,
 )
-from .pacing import FileLedger, RequestPacer
 from .transport import Transport, check_api_url
 
 logger = logging.getLogger(__name__)

@@ -31,6 +31,7 @@ from ..errors import (
     ServerError,
 )
 from ..http_util import ca_bundle, is_loopback_host, proxies_for, retry_after, scrub
+from ..pacing import MAX_PAUSE, RequestPacer
 from . import exchange, jsonapi
 from .exchange import Bounds
 from .failures import (
@@ -44,7 +45,6 @@ from .failures import (
     redirect_error,
     refused,
 )
-from .pacing import MAX_PAUSE, RequestPacer
 
 logger = logging.getLogger(__name__)
 

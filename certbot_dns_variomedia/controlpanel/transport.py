@@ -20,9 +20,9 @@ from typing import Any
 import requests
 
 from .. import __version__
-from ..api.pacing import RequestPacer
 from ..clock import SYSTEM_CLOCK, Clock
 from ..http_util import MAX_MESSAGE, proxies_for, retry_after, scrub
+from ..pacing import RequestPacer
 from .credentials import normalize_base_url
 from .errors import ControlPanelError, describe
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from certbot_dns_variomedia.api.client import VariomediaClient
-from certbot_dns_variomedia.api.pacing import RequestPacer
 from certbot_dns_variomedia.api.transport import RetryPolicy
+from certbot_dns_variomedia.pacing import RequestPacer
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     SimConfig,
     SimDomain,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.api.pacing import FileLedger, RequestPacer
+from certbot_dns_variomedia.pacing import FileLedger, RequestPacer
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.lock_holder import holding_lock
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_variomedia.api.client import VariomediaClient
-from certbot_dns_variomedia.api.pacing import RequestPacer
 from certbot_dns_variomedia.api.transport import check_api_url
 from certbot_dns_variomedia.errors import (
     AuthenticationError,
@@ -25,6 +24,7 @@ from certbot_dns_variomedia.errors import (
     ValidationError,
 )
 from certbot_dns_variomedia.http_util import proxies_for
+from certbot_dns_variomedia.pacing import RequestPacer
 from certbot_dns_variomedia.testing.servers.service import free_port
 from certbot_dns_variomedia.testing.variomedia.simulator import VariomediaSimulator
 

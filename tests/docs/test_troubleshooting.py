@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from certbot_dns_variomedia.api.client import VariomediaClient
-from certbot_dns_variomedia.api.pacing import RequestPacer
 from certbot_dns_variomedia.errors import VariomediaError
+from certbot_dns_variomedia.pacing import RequestPacer
 from certbot_dns_variomedia.resolver import Resolver, parse_nameservers
 from certbot_dns_variomedia.testing.acme.pebble import Pebble
 from certbot_dns_variomedia.testing.demo.sandbox import certbot_executable

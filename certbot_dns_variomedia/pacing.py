@@ -1,9 +1,10 @@
-"""Client-side pacing for the Variomedia API: at most 10 requests in any 10 seconds per IP.
+"""Client-side pacing: never send a request the API's rate limit would refuse.
 
-The API answers 429 past its limit and locks out clients that cause many errors, so the client
-never sends a request the limit would refuse. Each request is counted from the moment its answer
-*arrived*: the server saw it earlier than that, so a new request sent one full window after that
-moment is outside the server's window too, whatever the network latency.
+Variomedia's API allows 10 requests in any 10 seconds per IP, answers 429 past that and locks
+out clients that cause many errors; the Control Panel client paces itself to a few a second.
+Each request is counted from the moment its answer *arrived*: the server saw it earlier than
+that, so a new request sent one full window after that moment is outside the server's window
+too, whatever the network latency.
 
 Processes on one machine share one IP and therefore one limit (two certbot runs at 3 a.m., the
 manual hooks of one run). A `FileLedger` lets them share one count through a small locked file
@@ -24,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .. import safe_files
-from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigurationError
+from . import safe_files
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
