@@ -1,18 +1,20 @@
 """Small HTTP rules that both API clients (Variomedia's and the Control Panel's) keep alike.
 
-Where plain ``http://`` is allowed, how long a server's ``Retry-After`` asks us to wait, and how
-a server's words are made fit for a message: two clients with different rules here would
-refuse, wait for, or print different things.
+Where plain ``http://`` is allowed, how long a server's ``Retry-After`` asks us to wait, how a
+server's words are made fit for a message, and how long an answer may take: two clients with
+different rules here would refuse, wait for, or print different things.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import ipaddress
 import os
+import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
@@ -94,3 +96,23 @@ def scrub(text: str, secrets: Iterable[str], limit: int = MAX_SERVER_TEXT) -> st
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"  # an ellipsis
     return text
+
+
+@contextlib.contextmanager
+def deadline(seconds: float, cut: Callable[[], None]) -> Iterator[threading.Event]:
+    """Bound the block's blocking I/O: past `seconds`, `cut` runs in another thread (it shuts the
+    block's sockets down, so a read blocked on a server that drips its answer returns at once).
+    The event tells the block afterwards whether it was cut."""
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        cut()
+
+    watchdog = threading.Timer(seconds, fire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield fired
+    finally:
+        watchdog.cancel()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..http_util import deadline
 
 _CHUNK = 16 * 1024
 
@@ -111,27 +112,17 @@ def fetch(
     Raises `TooSlow` past the deadline, `TooLarge` past the size cap, or what ``requests``
     raises for other failures.
     """
-    fired = threading.Event()
-
-    def cut() -> None:
-        fired.set()
-        adapter.cut()
-
-    watchdog = threading.Timer(bounds.deadline, cut)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        response = session.request(method, url, stream=True, **kwargs)
+    with deadline(bounds.deadline, adapter.cut) as fired:
         try:
-            response._content = _read(response, bounds.max_body)
-        finally:
-            response.close()
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
-        if fired.is_set():
-            raise TooSlow from None
-        raise
-    finally:
-        watchdog.cancel()
+            response = session.request(method, url, stream=True, **kwargs)
+            try:
+                response._content = _read(response, bounds.max_body)
+            finally:
+                response.close()
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
+            if fired.is_set():
+                raise TooSlow from None
+            raise
     if fired.is_set():  # cut just as the last byte came: the connection is gone anyway
         raise TooSlow
     return response

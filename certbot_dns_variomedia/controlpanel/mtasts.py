@@ -15,10 +15,10 @@ import http.client
 import re
 import socket
 import ssl
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..http_util import deadline
 from .certificate import wildcard_match
 from .tls import failure_reason
 
@@ -180,30 +180,26 @@ def _get(host: str, address: str, port: int, ca_bundle: str | None, timeout: flo
     open_socket: list[socket.socket] = [
         socket.create_connection((address.strip("[]"), port), timeout=timeout)
     ]
-    overdue = threading.Event()
 
     def cut_off() -> None:
-        overdue.set()
         with contextlib.suppress(OSError):
             open_socket[-1].shutdown(socket.SHUT_RDWR)  # a blocked read returns at once
 
-    deadline = threading.Timer(3 * timeout, cut_off)
-    deadline.start()
-    try:
-        tls = context.wrap_socket(
-            open_socket[0], server_hostname=host, do_handshake_on_connect=False
-        )
-        open_socket.append(tls)  # from now on the deadline cuts this one off
-        tls.do_handshake()
-        body = _read_policy(host, port, tls, timeout)
-    except (OSError, ValueError, http.client.HTTPException):
-        if overdue.is_set():
-            raise ValueError(f"it took more than {3 * timeout:g} s to answer") from None
-        raise
-    finally:
-        deadline.cancel()
-        for sock in open_socket:
-            sock.close()
+    with deadline(3 * timeout, cut_off) as overdue:
+        try:
+            tls = context.wrap_socket(
+                open_socket[0], server_hostname=host, do_handshake_on_connect=False
+            )
+            open_socket.append(tls)  # from now on the deadline cuts this one off
+            tls.do_handshake()
+            body = _read_policy(host, port, tls, timeout)
+        except (OSError, ValueError, http.client.HTTPException):
+            if overdue.is_set():
+                raise ValueError(f"it took more than {3 * timeout:g} s to answer") from None
+            raise
+        finally:
+            for sock in open_socket:
+                sock.close()
     if overdue.is_set():  # cut off mid-body: what arrived is not the policy
         raise ValueError(f"it took more than {3 * timeout:g} s to answer")
     return body
