@@ -25,6 +25,8 @@ def test_ci_selects_it_and_a_plain_run_does_not() -> None:
     probe = "from hypothesis import settings; print(settings.default.derandomize)"
     for profile, derandomized in (("ci", "True"), (None, "False")):
         env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_PROFILE"}
+        # Hypothesis loads a profile of its own where CI is set: ours must not inherit it.
+        env["CI"] = "true"
         if profile is not None:
             env["HYPOTHESIS_PROFILE"] = profile
         done = subprocess.run(
