@@ -4,7 +4,8 @@ A state file can be corrupted, restored from a backup, copied between hosts, or 
 in it is no proof that the record is ours, and the API deletes whatever id it is given. So
 before a leftover is deleted, the API must show a TXT record with that id, at that name, with
 that value. One list of a zone's records covers every leftover in the zone; an id the list
-does not show is asked about once (gone: the entry is done with). Any other record is never
+does not show is asked about once (gone: the entry is done with), unless its removal was
+already accepted: then the list's word is enough. Any other record is never
 deleted: its entry is dropped, with a warning that says why.
 
 Entries noted before their POST was answered carry no id yet; they are looked up by their
@@ -48,6 +49,10 @@ def check(client: VariomediaClient, entries: Sequence[StoredRecord]) -> Verdict:
             verdict.unchecked.extend((entry, str(e)) for entry in items)
             continue
         for entry in items:
+            if entry.deleting and entry.record_id not in listed:
+                # Its removal was accepted and the zone no longer lists it: it went through.
+                verdict.gone.append(entry)
+                continue
             try:
                 record = listed.get(entry.record_id) or client.get_record(entry.record_id)
             except NotFoundError:

@@ -219,6 +219,32 @@ def test_sweep_deletes_only_records_that_are_still_the_txt_that_was_written(
     assert remaining == {ours.id: True}  # its delete job is queued; the others are dropped
 
 
+def test_sweep_takes_a_queued_removal_that_the_zone_no_longer_lists_as_done(stage: Stage) -> None:
+    """A run killed after its DELETEs were accepted, and the next run at once, while DNS
+    still shows the values: the zone's list settles it, with no request per record."""
+    run = stage.open()
+    dead, sim = dead_owner(), stage.sim
+    removed = sim.add_record("example.test", "_acme-challenge", "TXT", "removed")
+    stage.state.add(
+        StoredRecord(removed.id, run.account, "example.test", APEX, "removed", owner=dead)
+    )
+    assert not run.client.delete_record(removed.id).job.done  # type: ignore[union-attr]
+    stage.state.discard({removed.id})
+    stage.state.add(
+        StoredRecord(
+            removed.id, run.account, "example.test", APEX, "removed", owner=dead, deleting=True
+        )
+    )
+    assert sim.visible(0, APEX) == ["removed"]  # its job is queued: DNS still shows it
+    before = len(sim.log)
+
+    run.sweep()
+
+    assert [(e.method, e.path) for e in sim.log[before:]] == [("GET", "/dns-records")]
+    assert stage.state.records() == []
+    assert stage.messages == []
+
+
 # -- present --------------------------------------------------------------------------------------
 
 
