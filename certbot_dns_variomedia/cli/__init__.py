@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import signal
 import sys
 import threading
@@ -26,14 +27,32 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VariomediaError
-from . import check, doctor, hooks, issue, lock, persist, records
 from .options import UsageError, common_options
 from .output import setup_logging
 
 PROG = "variomedia-dns"
+# The module of each subcommand, in the order --help lists them. Only the module of the command
+# that runs is imported: certbot starts the hooks once per challenge, and each call must not pay
+# for what other commands need (acme and cryptography for `issue`, ...).
+COMMANDS = {
+    "certbot-auth": "hooks",
+    "certbot-cleanup": "hooks",
+    "records": "records",
+    "lock": "lock",
+    "check": "check",
+    "doctor": "doctor",
+    "issue": "issue",
+    "persist": "persist",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with a known `command`, one that knows that command's module only."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="DNS-01 at Variomedia without the certbot plugin: certbot manual hooks, "
@@ -45,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for module in (hooks, records, lock, check, doctor, issue, persist):
-        module.register(subparsers, common)
+    wanted = COMMANDS.get(command or "")
+    for name in dict.fromkeys(COMMANDS.values()):
+        if wanted in (None, name):
+            importlib.import_module(f".{name}", __name__).register(subparsers, common)
     return parser
 
 
@@ -66,7 +87,8 @@ def _exit_code(error: SystemExit) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error argparse has printed
