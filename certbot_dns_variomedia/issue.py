@@ -38,7 +38,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .core.persist import MalformedRecord, normalize_issuer
 from .core.persist_lookup import authoritative_servers, look_up
 from .core.persist_write import set_records
-from .core.run import ChallengeRun, Settings
+from .core.run import ChallengeRun
+from .core.settings import Settings
 from .core.state import StateFile
 from .credentials import VariomediaCredentials
 from .errors import ConfigurationError

@@ -19,7 +19,8 @@ from certbot.display import util as display_util
 from certbot.plugins import dns_common
 
 from .api.models import MAX_TTL, MIN_TTL
-from .core.run import ChallengeRun, Settings
+from .core.run import ChallengeRun
+from .core.settings import Settings
 from .core.state import StateFile
 from .credentials import VariomediaCredentials, load_variomedia_credentials
 from .errors import ConfigurationError, DNSLookupError, VariomediaError

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..api.client import VariomediaClient
 from ..api.models import Domain
-from ..core.run import Settings
+from ..core.settings import Settings
 from ..core.zones import ZoneMap
 from ..errors import ConfigurationError
 from ..names import to_ace, to_unicode

@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..api.models import MAX_TTL, MIN_TTL, is_record_id
-from ..core.run import Settings
+from ..core.settings import Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from ..errors import ConfigurationError
-from ..nameservers import NameServer
 from ..paths import ENV_STATE_FILE, default_state_file
-from ..resolver import parse_nameservers
+
+if TYPE_CHECKING:
+    from ..nameservers import NameServer
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
 
@@ -178,6 +180,9 @@ def nameservers(args: argparse.Namespace) -> tuple[NameServer, ...] | None:
     spec = getattr(args, "nameservers", None)
     if not spec:
         return None
+    # Here, not at the top: a hook call that only notes its challenge must not load dnspython.
+    from ..resolver import parse_nameservers  # noqa: PLC0415
+
     try:
         return tuple(parse_nameservers(spec, option="--nameservers"))
     except ConfigurationError as e:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..api.client import VariomediaClient
 from ..api.models import Domain
@@ -33,6 +33,7 @@ from ..resolver import Resolver
 from . import leftovers
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
+from .settings import Settings
 from .state import UNANSWERED, StateFile, StoredRecord, owner_alive, process_owner
 from .zones import CHALLENGE_LABEL, Placement, ZoneMap, place
 
@@ -42,20 +43,6 @@ Notify = Callable[[str], None]
 OnRound = Callable[[PropagationStatus], None]
 
 __all__ = ["UNANSWERED", "ChallengeRun", "Notify", "OnRound", "Settings"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the user can tune; defaults match the plugin's option defaults."""
-
-    ttl: int = 300
-    propagation_timeout: float = 300.0  # the longest wait for DNS; the wait ends when all is seen
-    dns_interval: float = 0.5  # between DNS rounds (queries are free)
-    first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
-    update_lock: bool = True
-    nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
-    # The setting a timeout message tells the user to raise, in the front door's own words.
-    timeout_option: str = "--dns-variomedia-propagation-seconds"
 
 
 class ChallengeRun:

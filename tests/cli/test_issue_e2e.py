@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certbot_dns_variomedia.core.run import Settings
+from certbot_dns_variomedia.core.settings import Settings
 from certbot_dns_variomedia.core.state import StateFile
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
 from certbot_dns_variomedia.issue import obtain_certificate

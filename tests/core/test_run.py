@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from certbot_dns_variomedia.core.propagation import PropagationStatus
-from certbot_dns_variomedia.core.run import ChallengeRun, Settings
+from certbot_dns_variomedia.core.run import ChallengeRun
+from certbot_dns_variomedia.core.settings import Settings
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, owner_alive, process_owner
 from certbot_dns_variomedia.credentials import VariomediaCredentials
 from certbot_dns_variomedia.errors import JobError, PropagationError, ValidationError
