@@ -97,6 +97,16 @@ class Plan:
         """Records to see, counted once per server that must show them."""
         return sum(len(e.values) * len(e.servers) for e in self.expectations)
 
+    @property
+    def records(self) -> int:
+        """TXT records to see, each counted once: what progress lines count."""
+        return sum(len(e.values) for e in self.expectations)
+
+    @property
+    def servers(self) -> tuple[NameServer, ...]:
+        """Every server that must show something, each once."""
+        return tuple(dict.fromkeys(s for e in self.expectations for s in e.servers))
+
 
 @dataclass(frozen=True)
 class PairResult:
@@ -290,8 +300,8 @@ def wait(
         "Waiting up to %g s until %d TXT record(s) are visible on every authoritative name "
         "server: %s",
         timeout,
-        sum(len(e.values) for e in plan.expectations),
-        ", ".join(sorted({str(s) for e in plan.expectations for s in e.servers})),
+        plan.records,
+        ", ".join(sorted(str(s) for s in plan.servers)),
     )
     reported: dict[NameServer, str] = {}
     status: PropagationStatus | None = None
@@ -307,8 +317,9 @@ def wait(
                 on_round(status)
             if status.done:
                 logger.info(
-                    "All %d TXT record(s) are visible on every name server after %.1f s",
-                    status.total,
+                    "All %d TXT record(s) are visible on all %d name servers after %.1f s",
+                    plan.records,
+                    len(plan.servers),
                     status.elapsed,
                 )
                 return status

@@ -67,6 +67,16 @@ def test_check_wait_returns_when_the_record_appears(account: Account) -> None:
     assert time.monotonic() - started < 10  # job 0.2 s + slowest server 0.3 s, not 20 s
 
 
+def test_check_wait_counts_one_record_one_way_from_start_to_end(account: Account) -> None:
+    account.sim.add_record("example.test", "_acme-challenge", "TXT", "there")
+    options = ("--nameservers", account.nameservers, "--wait", "20")
+    result = account.run("check", CHALLENGE, "there", *options)
+    assert result.returncode == 0, result.stderr
+    progress = result.stderr.splitlines()
+    assert progress[0].startswith("Waiting up to 20 s until 1 TXT record(s) are visible")
+    assert progress[-1].startswith("All 1 TXT record(s) are visible on all 2 name servers")
+
+
 def test_check_wait_gives_up_after_its_time(account: Account) -> None:
     started = time.monotonic()
     status, data = check(account, CHALLENGE, "never", "--wait", "1")
