@@ -6,16 +6,24 @@ For a certbot that cannot load the plugin (snap, distribution packages)::
         --manual-auth-hook 'variomedia-dns certbot-auth' \\
         --manual-cleanup-hook 'variomedia-dns certbot-cleanup' -d example.de -d '*.example.de'
 
-certbot runs the auth hook once per challenge, one after the other, and answers the challenges
-once the last call returns. So every call writes its record at once (through the same
-`core.run.ChallengeRun` as the plugin, id saved in the state file, marked with this certbot
-run's batch), and only the last call (``CERTBOT_REMAINING_CHALLENGES=0``) waits — for every
-record of the batch, jobs and DNS, once: an apex + wildcard order costs one wait, not two.
+certbot runs the auth hook once per challenge, one process after the other, and answers the
+challenges once the last call has returned; once every challenge is done it runs the cleanup
+hook the same way. So the calls before the last only note their challenge with the order in the
+state file (`core.state.HookOrder`): no request, no DNS, not even the HTTP and DNS libraries
+loaded. The last call (``CERTBOT_REMAINING_CHALLENGES=0``) takes the whole order the plugin's way
+in one process (`hook_order`): the domain list once, at most one PATCH per domain, one POST per
+challenge, one wait for all. Likewise only the last cleanup call removes the order's records, one
+DELETE each. An order costs what the plugin's costs.
 
-The cleanup hook removes exactly the record of its challenge, by the id the auth call saved. As
-in the plugin, the delete job is not waited for (certbot finalizes the order only after cleanup):
-a removal still queued stays in the state file, and the next run confirms it in DNS for free.
-Progress goes to stdout: certbot shows a hook's stdout as output, but its stderr as a warning.
+A noted order is bound to one certbot run: a call continues it only if it comes from the same
+certbot process (pid and start time, `hook_owner`) with one challenge less to go. It is gone once
+the order's last call took it, a cleanup call ran, or that certbot process ended. Without
+``CERTBOT_REMAINING_CHALLENGES`` (another ACME client) every call is an order of its own.
+
+As in the plugin, the delete jobs are not waited for (certbot finalizes the order only after
+cleanup): a removal still queued stays in the state file, and the next run confirms it in DNS
+for free. Progress goes to stdout: certbot shows a hook's stdout as output, its stderr as a
+warning.
 """
 
 from __future__ import annotations
@@ -23,12 +31,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from ..core.run import ChallengeRun
-from ..core.state import StateFile, StoredRecord
-from ..core.zones import CHALLENGE_LABEL, identifier_name
+from ..core.state import HookOrder, StateFile, owner_alive
 from .hook_owner import hook_owner
 from .options import (
     UsageError,
@@ -36,9 +42,6 @@ from .options import (
     add_credentials_option,
     add_nameservers_option,
     add_state_file_option,
-    challenge_settings,
-    load_credentials,
-    nameservers,
     state_file,
 )
 from .output import say
@@ -49,8 +52,6 @@ ENV_DOMAIN = "CERTBOT_DOMAIN"
 ENV_VALIDATION = "CERTBOT_VALIDATION"
 ENV_REMAINING = "CERTBOT_REMAINING_CHALLENGES"
 
-Say = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class HookCall:
@@ -58,7 +59,8 @@ class HookCall:
 
     domain: str
     validation: str
-    remaining: int  # challenges after this one; 0: the last call of the batch
+    remaining: int  # challenges after this one; 0: the last call of the order
+    counted: bool = True  # whether the caller said how many remain (certbot does)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HookCall:
@@ -69,11 +71,12 @@ class HookCall:
                 "--manual-auth-hook 'variomedia-dns certbot-auth' and --manual-cleanup-hook "
                 "'variomedia-dns certbot-cleanup'."
             )
-        # Without the count (an older or another ACME client) every call is its own batch.
-        text = environ.get(ENV_REMAINING, "").strip() or "0"
-        if not text.isdigit():
+        # Without the count (an older or another ACME client) every call is an order of its own.
+        text = environ.get(ENV_REMAINING, "").strip()
+        if text and not text.isdigit():
             raise UsageError(f"{ENV_REMAINING} must be a number of challenges; it is {text!r}.")
-        return cls(environ[ENV_DOMAIN].strip(), environ[ENV_VALIDATION].strip(), int(text))
+        domain, validation = environ[ENV_DOMAIN].strip(), environ[ENV_VALIDATION].strip()
+        return cls(domain, validation, int(text or "0"), counted=bool(text))
 
 
 def batch_of(owner: str) -> str:
@@ -81,94 +84,62 @@ def batch_of(owner: str) -> str:
     return f"certbot-hooks:{owner}"
 
 
-def authenticate(run: ChallengeRun, call: HookCall, *, say: Say = say) -> None:
-    """Write this challenge's record; on the last call, wait for the whole batch once."""
-    run.sweep()
-    batch = batch_of(run.owner)
-    placement = run.plan([call.domain])[0]
-    run.present([(placement, call.validation)], batch=batch)
-    if call.remaining > 0:
-        say(
-            f"TXT record for {call.domain} written; {call.remaining} more challenge(s) to "
-            "come, the last one waits for all."
-        )
-        return
-    records = [
-        r
-        for r in run.state.records()
-        if r.account == run.account and r.batch == batch and not r.deleting
-    ]
-    try:
-        run.wait(records)
-    finally:
-        # Waited for (or failed): the next order of this certbot process starts a new batch.
-        _clear_batch(run.state, batch)
-    status = run.last_status
-    servers = f"all {len(status.servers)} name servers" if status else "every name server"
-    took = f" after {status.elapsed:.1f} s" if status else ""
-    say(f"All {len(records)} TXT record(s) of this order are visible on {servers}{took}.")
+def note(state: StateFile, owner: str, call: HookCall) -> list[tuple[str, str]]:
+    """Add this call's challenge to its order; the order's challenges so far, this one last.
 
-
-def _clear_batch(state: StateFile, batch: str) -> None:
-    with state.edit() as entries:
-        for i, entry in enumerate(entries):
-            if entry.batch == batch:
-                entries[i] = replace(entry, batch=None)
-
-
-def records_of(run: ChallengeRun, call: HookCall) -> list[StoredRecord]:
-    """The state entries of this challenge: this account's records with its validation value.
-
-    The value is the digest of a random token of this one challenge and the ACME account key,
-    so no other challenge has it; of the entries carrying it, those at
-    ``_acme-challenge.<domain>`` are preferred, and any other is a CNAME-delegated record.
+    The order stays in the state file while challenges remain; the last call takes it out.
+    Orders of certbot processes that have ended are dropped on the way.
     """
-    challenge_name = f"{CHALLENGE_LABEL}.{identifier_name(call.domain)}"
-    found = [
-        r for r in run.state.records() if r.account == run.account and r.value == call.validation
-    ]
-    return [r for r in found if r.fqdn == challenge_name] or found
+    with state.edit_orders() as orders:
+        earlier = [o for o in orders if o.owner == owner]
+        orders[:] = [o for o in orders if o.owner != owner and owner_alive(o.owner)]
+        # certbot counts down by one per call; anything else is another order of this process.
+        continues = call.counted and earlier and earlier[0].remaining == call.remaining + 1
+        challenges = [*(earlier[0].challenges if continues else []), (call.domain, call.validation)]
+        if call.remaining > 0:
+            orders.append(HookOrder(owner, call.remaining, challenges))
+    return challenges
 
 
-def clean_up(run: ChallengeRun, call: HookCall, *, say: Say = say) -> list[str]:
-    """Remove this challenge's record by id. Returns the problems (never raises for a record
-    that cannot be removed: it stays in the state file and the next run removes it)."""
-    mine = records_of(run, call)
-    if not mine:
-        say(
-            f"No record of this account for {call.domain} with this validation in "
-            f"{run.state.path}: nothing to remove."
-        )
-        return []
-    problems = run.remove(mine)
-    if not problems:
-        ids = ", ".join(r.record_id for r in mine)
-        say(f"Removed the TXT record for {call.domain} (record {ids}).")
-    return problems
+def end_order(state: StateFile, owner: str) -> None:
+    """Cleanup has begun: nothing noted by this certbot process may serve another order."""
+    with state.edit_orders() as orders:
+        orders[:] = [o for o in orders if o.owner != owner]
 
 
 # -- the subcommands --------------------------------------------------------------------------
 
 
-def _hook_run(args: argparse.Namespace) -> ChallengeRun:
-    """The core run of one hook call, owned by the certbot process that runs the hooks."""
-    settings = challenge_settings(args, nameservers(args))
-    return ChallengeRun.open(
-        load_credentials(args), state_file(args), settings, notify=say, owner=hook_owner()
-    )
-
-
 def cmd_auth(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
-    with _hook_run(args) as run:
-        authenticate(run, call)
+    owner = hook_owner()
+    challenges = note(state_file(args), owner, call)
+    if call.remaining > 0:
+        say(
+            f"Challenge for {call.domain} noted; {call.remaining} more to come. The last call "
+            "writes every record of the order and waits until all are visible."
+        )
+        return 0
+    # Only the call that talks to the API and to DNS loads what that takes.
+    from .hook_order import authenticate, open_run  # noqa: PLC0415
+
+    with open_run(args, owner) as run:
+        authenticate(run, challenges, batch=batch_of(owner) if call.counted else None)
     return 0
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
-    with _hook_run(args) as run:
-        problems = clean_up(run, call)
+    owner = hook_owner()
+    end_order(state_file(args), owner)
+    if call.remaining > 0:
+        return 0  # the order's last cleanup call removes every record of it
+    from .hook_order import clean_up, open_run  # noqa: PLC0415
+
+    with open_run(args, owner) as run:
+        problems = clean_up(
+            run, call.domain, call.validation, batch=batch_of(owner) if call.counted else None
+        )
     for problem in problems:
         logger.warning("Could not remove a challenge record: %s. The next run removes it.", problem)
     return 0
@@ -182,17 +153,17 @@ def register(
     auth = subparsers.add_parser(
         "certbot-auth",
         parents=[common],
-        help="certbot --manual-auth-hook: write the challenge record (the last call waits)",
-        description=f"certbot's --manual-auth-hook. Reads {env}. Writes the TXT record of one "
-        "challenge; the last call of an order waits until every authoritative name server "
-        "shows every record of the order.",
+        help="certbot --manual-auth-hook: write the order's records (the last call)",
+        description=f"certbot's --manual-auth-hook. Reads {env}. Every call notes its "
+        "challenge; the last call of an order writes the TXT records of all of them and waits "
+        "until every authoritative name server shows every record of the order.",
     )
     cleanup = subparsers.add_parser(
         "certbot-cleanup",
         parents=[common],
-        help="certbot --manual-cleanup-hook: remove the challenge record",
-        description=f"certbot's --manual-cleanup-hook. Reads {env}. Removes exactly the "
-        "record the auth hook wrote for this challenge, by its id in the state file.",
+        help="certbot --manual-cleanup-hook: remove the order's records (the last call)",
+        description=f"certbot's --manual-cleanup-hook. Reads {env}. The last call of an order "
+        "removes exactly the records its auth calls wrote, by their ids in the state file.",
     )
     for parser in (auth, cleanup):
         add_credentials_option(parser)

@@ -177,9 +177,15 @@ class ChallengeRun:
 
     def plan(self, domains: Sequence[str], *, label: str = CHALLENGE_LABEL) -> list[Placement]:
         """Zone and record name for every certificate name; raises before anything is written.
-        `label`: where the CA looks (``_acme-challenge``, or dns-persist-01's label)."""
-        self._zone_map = ZoneMap(self.client.list_domains())
-        return place(domains, self._zone_map, self.resolver.cname_target, label=label)
+        `label`: where the CA looks (``_acme-challenge``, or dns-persist-01's label).
+
+        The account's domains are listed once per run."""
+        return place(domains, self._zones(), self.resolver.cname_target, label=label)
+
+    def _zones(self) -> ZoneMap:
+        if self._zone_map is None:
+            self._zone_map = ZoneMap(self.client.list_domains())
+        return self._zone_map
 
     # -- present ---------------------------------------------------------------------------
 
@@ -231,11 +237,10 @@ class ChallengeRun:
             )
 
     def _domain(self, zone: str) -> Domain:
-        if self._zone_map is None:
-            self._zone_map = ZoneMap(self.client.list_domains())
-        found = self._zone_map.zone_of(zone)
+        zones = self._zones()
+        found = zones.zone_of(zone)
         if found is None or found.name != zone:
-            raise self._zone_map.not_in_account(zone)
+            raise zones.not_in_account(zone)
         return found
 
     def _ensure_update_lock(self, zone: str) -> None:

@@ -7,7 +7,9 @@ records that were left behind — by id, never by guessing from a name or a valu
 The file is small JSON, replaced atomically (write, fsync, rename) under an exclusive lock, so
 parallel runs and hook invocations never lose each other's entries. It is used only where no
 other user can plant or change it (`safe_files`), and what it says is checked entry by entry:
-a file that does not have the expected shape is moved aside, like one that is not JSON.
+a file that does not have the expected shape is moved aside, like one that is not JSON. Beside
+the records it keeps the challenges the manual hooks' auth calls of one certbot order hand on to
+its last call (`HookOrder`).
 """
 
 from __future__ import annotations
@@ -56,8 +58,40 @@ class StoredRecord:
     created: float = dataclasses.field(default_factory=time.time)
     job_id: str | None = None
     deleting: bool = False  # a DELETE was accepted; kept until the record is seen gone
-    batch: str | None = None  # manual hooks: records written but not yet waited for
+    batch: str | None = None  # manual hooks: the certbot run whose last cleanup call removes it
     owner: str | None = None  # the process that wrote it (see `process_owner`)
+
+
+@dataclass
+class HookOrder:
+    """The challenges the manual hooks' auth calls of one certbot order have noted so far.
+
+    certbot runs the auth hook once per challenge, each call a process of its own. The calls
+    before the last only note their challenge here; the last call writes the whole order at once
+    (`cli.hooks`), so the order costs what the plugin's costs.
+    """
+
+    owner: str  # the certbot process (see `process_owner`): its end ends the order
+    remaining: int  # CERTBOT_REMAINING_CHALLENGES of the latest call noted
+    challenges: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (domain, value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"owner": self.owner, "remaining": self.remaining, "challenges": self.challenges}
+
+
+@dataclass
+class _Contents:
+    records: list[StoredRecord]
+    orders: list[HookOrder]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "records": [dataclasses.asdict(r) for r in self.records],
+        }
+        if self.orders:
+            data["hook_orders"] = [o.to_json() for o in self.orders]
+        return data
 
 
 def process_owner(pid: int | None = None) -> str:
@@ -140,8 +174,8 @@ class StateFile:
         return f"StateFile({str(self.path)!r})"
 
     @contextlib.contextmanager
-    def edit(self) -> Iterator[list[StoredRecord]]:
-        """Exclusive access to the entries; changes to the list are saved on exit."""
+    def _transaction(self) -> Iterator[_Contents]:
+        """Exclusive access to the whole file; changes are saved on exit."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         fd = self._open(lock_path, os.O_RDWR | os.O_CREAT)
         try:
@@ -150,13 +184,25 @@ class StateFile:
                     f"The state file {self.path} has been locked by another process for "
                     f"{self.lock_timeout:g} s. Another run may hang: end it, and try again."
                 )
-            records = self._load()
-            before = [dataclasses.asdict(r) for r in records]
-            yield records
-            if [dataclasses.asdict(r) for r in records] != before:
-                self._save(records)
+            contents = self._load()
+            before = contents.to_json()
+            yield contents
+            if contents.to_json() != before:
+                self._save(contents)
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[list[StoredRecord]]:
+        """Exclusive access to the entries; changes to the list are saved on exit."""
+        with self._transaction() as contents:
+            yield contents.records
+
+    @contextlib.contextmanager
+    def edit_orders(self) -> Iterator[list[HookOrder]]:
+        """Exclusive access to the manual hooks' unfinished orders; changes are saved on exit."""
+        with self._transaction() as contents:
+            yield contents.orders
 
     def records(self) -> list[StoredRecord]:
         """A snapshot of the entries."""
@@ -178,17 +224,18 @@ class StateFile:
         except safe_files.UnsafePathError as e:
             raise safe_files.refusal("state file", self.path, e) from None
 
-    def _load(self) -> list[StoredRecord]:
+    def _load(self) -> _Contents:
         try:
             fd = self._open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            return []
+            return _Contents([], [])
         with os.fdopen(fd, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
         try:
             if len(raw) > MAX_BYTES:
                 raise _Mismatch(f"larger than {MAX_BYTES // 2**20} MB")
-            return _records(json.loads(raw))
+            data = json.loads(raw)
+            records = _records(data)
         except (ValueError, RecursionError, _Mismatch) as e:
             why = str(e) if isinstance(e, _Mismatch) else "not JSON"
             # Never silently forget records: keep the unreadable file for a human to read.
@@ -201,14 +248,25 @@ class StateFile:
                 why,
                 aside,
             )
-            return []
+            return _Contents([], [])
+        return _Contents(records, self._orders(data))
 
-    def _save(self, records: list[StoredRecord]) -> None:
-        if not records:
+    def _orders(self, data: dict[str, Any]) -> list[HookOrder]:
+        """The hooks' noted orders; what does not have their shape is dropped, with a warning
+        (nothing was written for them yet: the CA then refuses those challenges, visibly)."""
+        raw = data.get("hook_orders", [])
+        entries = raw if isinstance(raw, list) else [raw]
+        orders = [order for order in map(_order, entries) if order is not None]
+        if len(orders) != len(entries):
+            logger.warning("Noted challenges of the manual hooks in %s were unreadable", self.path)
+        return orders
+
+    def _save(self, contents: _Contents) -> None:
+        if not contents.records and not contents.orders:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        data = {"version": FORMAT_VERSION, "records": [dataclasses.asdict(r) for r in records]}
+        data = contents.to_json()
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".state-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -271,6 +329,25 @@ def _record(entry: Any, number: int) -> StoredRecord:
         raise wrong("deleting", "is not true or false")
     fields = {f.name for f in dataclasses.fields(StoredRecord)}
     return StoredRecord(**{**{k: v for k, v in entry.items() if k in fields}, "created": created})
+
+
+def _order(entry: Any) -> HookOrder | None:
+    """One noted order, if it has the shape `HookOrder.to_json` writes."""
+    if not isinstance(entry, dict):
+        return None
+    owner, remaining, challenges = (
+        entry.get("owner"),
+        entry.get("remaining"),
+        entry.get("challenges"),
+    )
+    if not isinstance(owner, str) or isinstance(remaining, bool) or not isinstance(remaining, int):
+        return None
+    if not isinstance(challenges, list) or not all(
+        isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
+        for c in challenges
+    ):
+        return None
+    return HookOrder(owner, remaining, [(domain, value) for domain, value in challenges])
 
 
 def _is_unanswered(value: object) -> bool:

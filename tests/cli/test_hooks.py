@@ -8,10 +8,11 @@ The real certbot is in test_hooks_e2e.py. At the end: reading certbot's variable
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_o
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
 
-from .conftest import SCRIPT, Account, start_account
+from .conftest import FAST, SCRIPT, Account, start_account
 
 STAND_IN = """#!/bin/sh
 # Stands in for certbot: runs each hook command in turn through sh -c, as certbot does.
@@ -81,33 +82,113 @@ def created(account: Account) -> list[str]:
     return [r.id for r in account.sim.records() if r.source == "api"]
 
 
-def test_only_the_last_auth_call_waits_and_it_waits_for_the_whole_batch(
+def routes(account: Account) -> dict[str, int]:
+    return account.sim.counters.by_route
+
+
+@pytest.fixture
+def paged_account(
+    tmp_path: Path, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Account]:
+    """The command tests' account with its domain list in pages of 2 (the live API pages)."""
+    yield from start_account(replace(FAST, page_size=2), tmp_path, cli_env, monkeypatch)
+
+
+def test_an_order_costs_what_the_plugins_costs_and_only_the_last_calls_work(
+    paged_account: Account, certbot: Path
+) -> None:
+    account = paged_account
+    order = [
+        ("example.test", "apex"),
+        ("*.example.test", "wildcard"),
+        ("www.sub.example.test", "s"),
+    ]
+    auth = [hook(account, "auth", n, v, 2 - i) for i, (n, v) in enumerate(order)]
+    cleanup = [hook(account, "cleanup", n, v, 2 - i) for i, (n, v) in enumerate(order)]
+    run = run_certbot(certbot, account, *auth, *cleanup)
+    assert run.statuses == [0] * 6, run.stderr
+    # The list once (two pages), one PATCH per zone, one POST per challenge, one DELETE per
+    # record: what the plugin spends on this order, and not a request more.
+    assert routes(account) == {
+        "GET /domains": 2,
+        "PATCH /domains/{name}": 2,
+        "POST /dns-records": 3,
+        "DELETE /dns-records/{id}": 3,
+    }
+    ids = created(account)
+    deletes = [e.path for e in account.sim.log if e.method == "DELETE"]
+    assert sorted(deletes) == sorted(f"/dns-records/{i}" for i in ids)
+    assert account.live_challenges() == []
+    *noted, last, first_cleanup, second_cleanup, last_cleanup = run.stdout.split("[exit 0]")[:6]
+    assert all("noted; " in out and "Creating" not in out for out in noted)
+    assert last.count("Waiting up to") == 1
+    assert "until 3 TXT record(s) are visible" in last
+    assert "All 3 TXT record(s) are visible on all 2 name servers" in last
+    # One line per removal, all of them from the order's last cleanup call.
+    assert first_cleanup.strip() == second_cleanup.strip() == ""
+    assert last_cleanup.count("Removed TXT") == 3
+    assert run.stderr == ""  # certbot would show stderr as a warning
+    assert not json.loads(account.state_file.read_text()).get("hook_orders")
+
+
+def test_the_calls_before_the_last_send_nothing_and_note_their_challenge(
     account: Account, certbot: Path
 ) -> None:
     run = run_certbot(
         certbot,
         account,
-        hook(account, "auth", "example.test", "apex-value", 1),
-        hook(account, "auth", "example.test", "wildcard-value", 0),
-        hook(account, "cleanup", "example.test", "apex-value", 1),
-        hook(account, "cleanup", "example.test", "wildcard-value", 0),
+        hook(account, "auth", "example.test", "apex", 2),
+        hook(account, "auth", "*.example.test", "wildcard", 1),
     )
-    assert run.statuses == [0, 0, 0, 0], run.stderr
-    first, second, *cleanups = run.stdout.split("[exit 0]")[:4]
-    assert "1 more challenge(s) to come" in first
-    assert "Waiting up to" not in first
-    assert second.count("Waiting up to") == 1
-    assert "until 2 TXT record(s) are visible" in second
-    assert "All 2 TXT record(s) of this order are visible on all 2 name servers" in second
-    assert all("Removed the TXT record for example.test" in c for c in cleanups)
-    # Exactly the two records written were deleted, by id, and nothing else was touched.
-    ids = created(account)
-    assert len(ids) == 2
-    deletes = [e.path for e in account.sim.log if e.method == "DELETE"]
-    assert sorted(deletes) == sorted(f"/dns-records/{i}" for i in ids)
-    assert account.live_challenges() == []
-    assert next(d.update_lock for d in account.sim.domains() if d.ace == "example.test")
-    assert run.stderr == ""  # certbot would show stderr as a warning
+    assert run.statuses == [0, 0], run.stderr
+    assert account.sim.counters.total == 0
+    (order,) = json.loads(account.state_file.read_text())["hook_orders"]
+    assert order["owner"].partition(":")[0] == str(run.pid)  # the stand-in certbot
+    assert order["challenges"] == [["example.test", "apex"], ["*.example.test", "wildcard"]]
+
+
+def test_a_noted_order_never_serves_another_certbot_run_or_another_order(
+    account: Account, certbot: Path
+) -> None:
+    lock = ("--update-lock", "off")
+    # A certbot run that ended after two of three calls: its order is gone with it.
+    ended = run_certbot(
+        certbot,
+        account,
+        hook(account, "auth", "example.test", "ended-1", 2, *lock),
+        hook(account, "auth", "example.test", "ended-2", 1, *lock),
+    )
+    assert ended.statuses == [0, 0]
+    # In one certbot run: an order whose count does not go on where the last one stopped is
+    # another order ("first" was the first of two; "second" starts a new order of two).
+    run = run_certbot(
+        certbot,
+        account,
+        hook(account, "auth", "example.test", "first", 1, *lock),
+        hook(account, "auth", "example.test", "second", 1, *lock),
+        hook(account, "auth", "example.test", "third", 0, *lock),
+    )
+    assert run.statuses == [0, 0, 0], run.stderr
+    written = sorted(r.data for r in account.sim.records() if r.source == "api")
+    assert written == ["second", "third"]
+    assert "All 2 TXT record(s) are visible" in run.stdout
+    assert not json.loads(account.state_file.read_text()).get("hook_orders")
+
+
+def test_without_certbots_count_every_call_is_an_order_of_its_own(account: Account) -> None:
+    """Another ACME client may validate and clean up one challenge before the next: a cleanup
+    call then removes its own challenge's record and nothing else."""
+    for value in ("one", "two"):
+        env = {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": value}
+        options = ("--nameservers", account.nameservers, "--update-lock", "off")
+        auth = account.run("certbot-auth", *options, env=env)
+        assert auth.returncode == 0, auth.stderr
+        assert "All 1 TXT record(s) are visible" in auth.stdout
+    env = {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": "one"}
+    cleanup = account.run("certbot-cleanup", env=env)
+    assert cleanup.returncode == 0, cleanup.stderr
+    live = [r.data for r in account.sim.records() if r.source == "api" and not r.deleted]
+    assert live == ["two"]
 
 
 def test_a_new_run_sweeps_what_a_killed_run_left_but_never_a_live_runs_records(
@@ -115,8 +196,9 @@ def test_a_new_run_sweeps_what_a_killed_run_left_but_never_a_live_runs_records(
 ) -> None:
     # --update-lock off: one request less per run keeps this test inside one pacing window.
     lock = ("--update-lock", "off")
+    # A run killed after its last auth call: it wrote and waited, its cleanup never ran.
     killed = run_certbot(
-        certbot, account, hook(account, "auth", "example.test", "orphan", 1, *lock)
+        certbot, account, hook(account, "auth", "example.test", "orphan", 0, *lock)
     )
     assert killed.statuses == [0]
     state = StateFile(account.state_file)
@@ -140,8 +222,7 @@ def test_a_new_run_sweeps_what_a_killed_run_left_but_never_a_live_runs_records(
     )
     assert run.statuses == [0, 0, 0, 0], run.stderr
     assert "Cleaning up 1 challenge record(s) an earlier run left behind" in run.stdout
-    # The second call did not sweep the first call's record: both were waited for.
-    assert "All 2 TXT record(s) of this order are visible" in run.stdout
+    assert "All 2 TXT record(s) are visible" in run.stdout
     assert account.live_challenges() == [busy.id]
     assert [r.record_id for r in state.records() if not r.deleting] == [busy.id]
 
@@ -239,9 +320,9 @@ def test_hook_call_reads_certbots_variables() -> None:
         }
     )
     assert call == HookCall("example.test", "abc", 1)
-    # Without the count (another ACME client) every call is the last of its batch.
+    # Without the count (another ACME client) every call is an order of its own.
     alone = HookCall.from_environ({"CERTBOT_DOMAIN": "a.test", "CERTBOT_VALIDATION": "v"})
-    assert alone.remaining == 0
+    assert (alone.remaining, alone.counted) == (0, False)
 
 
 def test_hook_call_without_certbot_says_how_it_is_meant_to_run() -> None:

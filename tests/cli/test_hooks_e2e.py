@@ -104,12 +104,20 @@ def test_certbot_manual_hooks_issue_apex_and_wildcard_with_one_wait_and_renew(
         "example.test",
         "*.example.test",
     ]
-    # Two auth calls, one wait: the first wrote and returned, the last waited for both.
-    assert shown.count("ran with output") == 4
-    assert "1 more challenge(s) to come, the last one waits for all" in shown
+    # Two auth calls, one wait: the first noted its challenge, the last wrote both and waited;
+    # the first cleanup call left the removals to the last (and said nothing).
+    assert shown.count("ran with output") == 3
+    assert "noted; 1 more to come" in shown
     assert shown.count("Waiting up to") == 1
     assert "until 2 TXT record(s) are visible on every authoritative name server" in shown
     assert "error output" not in shown  # certbot shows a hook's stderr as a warning
+    # What the plugin spends: the domain list once, one PATCH, one POST and one DELETE each.
+    assert sandbox.sim.counters.by_route == {
+        "GET /domains": 1,
+        "PATCH /domains/{name}": 1,
+        "POST /dns-records": 2,
+        "DELETE /dns-records/{id}": 2,
+    }
     # Exactly our two records were written and deleted; nothing else was touched.
     posts = [e for e in sandbox.sim.log if e.method == "POST"]
     deletes = sorted(e.path for e in sandbox.sim.log if e.method == "DELETE")
@@ -145,6 +153,8 @@ def test_certbot_manual_hooks_issue_apex_and_wildcard_with_one_wait_and_renew(
         if r.source == "api" and f"/dns-records/{r.id}" not in first_run
     )
     assert len(renewal_posts) == 2, (sandbox.sim.counters.by_route, shown)
+    assert sandbox.sim.counters.by_route["GET /domains"] == 1  # a new run lists again, once
+    assert "PATCH /domains/{name}" not in sandbox.sim.counters.by_route  # the lock is on
     assert sorted(e.path for e in renewal_deletes if e.path not in first_run) == renewed, shown
     repeated = [(e.path, e.status) for e in renewal_deletes if e.path in first_run]
     assert all(status == 404 for _, status in repeated), repeated
