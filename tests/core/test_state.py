@@ -14,6 +14,7 @@ import pytest
 from certbot_dns_variomedia.core.state import (
     FOREIGN_OWNER_MAX_AGE,
     UNANSWERED,
+    HookOrder,
     StateFile,
     StoredRecord,
     owner_alive,
@@ -201,3 +202,28 @@ def test_a_live_run_in_another_pid_namespace_is_never_taken_for_dead() -> None:
         assert int(pid) < 10  # its own numbering
         assert namespace != process_owner().split(":")[3]
         assert owner_alive(owner, created=time.time())
+
+
+def test_noted_hook_orders_live_beside_the_records_and_leave_no_file_when_gone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.json"
+    state = StateFile(path)
+    with state.edit_orders() as orders:
+        orders.append(HookOrder("123:456", 1, [("example.test", "v1")]))
+    state.add(rec("1"))
+    state.discard({"1"})  # editing the records keeps the orders
+    with state.edit_orders() as orders:
+        assert orders == [HookOrder("123:456", 1, [("example.test", "v1")])]
+        orders.clear()
+    assert not path.exists()
+
+
+def test_an_unreadable_hook_order_is_dropped_and_the_records_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    record = {"record_id": "1", "account": "a", "zone": "z", "fqdn": "f", "value": "v"}
+    path.write_text(json.dumps({"version": 1, "records": [record], "hook_orders": [{"x": 1}]}))
+    state = StateFile(path)
+    with state.edit_orders() as orders:
+        assert orders == []
+    assert [r.record_id for r in state.records()] == ["1"]
