@@ -31,6 +31,14 @@ from .resolver import parse_nameservers
 logger = logging.getLogger(__name__)
 
 
+def challenge_name(achall: achallenges.AnnotatedChallenge) -> str:
+    """The name a challenge validates: ``identifier.value`` where certbot has it (certbot 5.3
+    deprecated ``domain``, and its next releases drop it); ``domain`` on the releases before,
+    which have no identifier (1.21.0 and 2.1.0 are supported)."""
+    identifier = getattr(achall, "identifier", None)
+    return str(identifier.value if identifier is not None else achall.domain)
+
+
 class Authenticator(dns_common.DNSAuthenticator):
     """DNS Authenticator for Variomedia.
 
@@ -133,7 +141,7 @@ class Authenticator(dns_common.DNSAuthenticator):
                 notify=display_util.notify,
             )
             run.sweep()
-            placements = run.plan([achall.domain for achall in achalls])
+            placements = run.plan([challenge_name(achall) for achall in achalls])
             values = [achall.validation(achall.account_key) for achall in achalls]
             run.present(list(zip(placements, values, strict=True)))
             display_util.notify(
