@@ -113,6 +113,9 @@ class Authenticator(dns_common.DNSAuthenticator):
     def _setup_credentials(self) -> None:
         self._configure_file("credentials", "Variomedia credentials INI file")
         path = os.path.abspath(os.path.expanduser(self.conf("credentials")))
+        # certbot saves the option's value for renewal, and cron and systemd renew from /: the
+        # saved path must not depend on the directory certbot was first run in.
+        setattr(self.config, self.dest("credentials"), path)
         try:
             self._credentials = load_variomedia_credentials(path)
         except ConfigurationError as e:

@@ -116,6 +116,25 @@ def test_apex_wildcard_and_second_zone_issue_and_renew(sandbox: Sandbox) -> None
     assert sandbox.sim.token not in renewal_conf
 
 
+def test_a_relative_credentials_path_is_saved_absolute_so_renewal_runs_from_root(
+    sandbox: Sandbox,
+) -> None:
+    relative = [
+        sandbox.credentials.name if arg == str(sandbox.credentials) else arg
+        for arg in sandbox.plugin_args()
+    ]
+    issued = sandbox.run_certbot(
+        "certonly", *relative, "--cert-name", "relative", "-d", "example.test", cwd=sandbox.root
+    )
+    assert issued.returncode == 0, output(issued)
+    conf = (sandbox.config_dir / "renewal" / "relative.conf").read_text()
+    assert f"dns_variomedia_credentials = {sandbox.credentials}\n" in conf
+    # As cron and systemd run it: from /, where the relative name means /variomedia.ini.
+    renewal = sandbox.run_certbot("renew", "--force-renewal", "--no-random-sleep-on-renew", cwd="/")
+    assert renewal.returncode == 0, output(renewal)
+    assert "Congratulations, all renewals succeeded" in output(renewal)
+
+
 def test_update_lock_off_leaves_the_domain_alone(sandbox: Sandbox) -> None:
     result = sandbox.certonly(
         ["example.test"], cert_name="nolock", extra=["--dns-variomedia-update-lock", "off"]

@@ -141,11 +141,16 @@ class Sandbox(Service):
         ]
 
     def run_certbot(
-        self, *args: str, timeout: float = 180.0, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 180.0,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.certbot_command(*args),
             env=env or self.env(),
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
