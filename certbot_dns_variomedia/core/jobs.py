@@ -14,7 +14,12 @@ from ..api.client import VariomediaClient
 from ..clock import Clock
 from ..errors import JobError, VariomediaError
 from .propagation import PropagationStatus
+from .settings import Settings
 from .state import StoredRecord
+
+# A queue job is normally done within seconds: only a wait this long that still finds jobs
+# queued says the API is slow, rather than that the wait was too short.
+QUEUE_PATIENCE = 60.0
 
 
 class JobWatch:
@@ -81,8 +86,11 @@ class JobWatch:
                 status=job.status,
             )
 
-    def explain_timeout(self, last_status: PropagationStatus | None) -> str:
-        """Extra words for a propagation timeout: were the jobs still queued?"""
+    def explain_timeout(
+        self, last_status: PropagationStatus | None, *, timeout: float, option: str
+    ) -> str:
+        """Extra words for a propagation timeout: were the jobs still queued, and whose fault
+        is that? A wait shorter than `QUEUE_PATIENCE` proves nothing against the API."""
         try:
             self.poll(self._unseen(last_status))
         except JobError as e:
@@ -92,7 +100,13 @@ class JobWatch:
         if not self.still_pending:
             return ""
         jobs = ", ".join(sorted({r.job_id or "" for r in self.still_pending}))
+        why = (
+            "the API is slow right now; try again later."
+            if timeout >= QUEUE_PATIENCE
+            else f"the wait ended after {timeout:g} s, too soon for the queue; raise {option} "
+            f"(now {timeout:g}; the default, {Settings.propagation_timeout:g}, leaves it time)."
+        )
         return (
             f" Variomedia's queue has not carried out job(s) {jobs} yet, so the record(s) were "
-            "not published: the API is slow right now; try again later."
+            f"not published: {why}"
         )

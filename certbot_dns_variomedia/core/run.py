@@ -293,7 +293,12 @@ class ChallengeRun:
                 timeout_option=self.settings.timeout_option,
             )
         except PropagationError as e:
-            raise PropagationError(f"{e}{jobs.explain_timeout(self.last_status)}") from None
+            why = jobs.explain_timeout(
+                self.last_status,
+                timeout=self.settings.propagation_timeout,
+                option=self.settings.timeout_option,
+            )
+            raise PropagationError(f"{e}{why}") from None
 
     def _servers_for(self, zone: str) -> tuple[NameServer, ...]:
         if self.settings.nameservers is not None:

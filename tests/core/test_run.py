@@ -333,6 +333,32 @@ def test_wait_times_out_naming_the_server_that_lags(make_stage: MakeStage) -> No
     assert "raise --dns-variomedia-propagation-seconds (now 2)" in message
 
 
+@pytest.mark.parametrize(
+    ("seconds", "blamed"),
+    [
+        (0.0, "the wait ended after 0 s, too soon for the queue; raise "
+              "--dns-variomedia-propagation-seconds (now 0; the default, 300, leaves it time)."),
+        (90.0, "the API is slow right now; try again later."),
+    ],
+)  # fmt: skip
+def test_a_timeout_with_jobs_still_queued_blames_the_setting_or_the_api(
+    stage: Stage, seconds: float, blamed: str
+) -> None:
+    stage.sim.faults.stick_jobs(method="POST")
+    run = stage.open(propagation_timeout=seconds)
+    stage.present(run, NAMES[:1])
+    (entry,) = stage.state.records()
+
+    with pytest.raises(PropagationError) as raised:
+        run.wait()
+
+    message = str(raised.value)
+    assert message.endswith(
+        f"Variomedia's queue has not carried out job(s) {entry.job_id} yet, so the record(s) "
+        f"were not published: {blamed}"
+    )
+
+
 def test_a_failed_job_is_reported_at_the_first_look_at_the_queue(stage: Stage) -> None:
     stage.sim.faults.fail_jobs(method="POST")
     run = stage.open(first_job_poll=4.0)  # propagation_timeout stays at 300 s
