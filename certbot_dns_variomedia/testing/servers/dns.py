@@ -44,7 +44,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Behaviour = Literal["normal", "servfail", "timeout", "refused"]
+Behaviour = Literal["normal", "servfail", "timeout", "refused", "non-authoritative"]
+# "non-authoritative": the same answers without the AA bit, as a recursive resolver, a
+# forwarder, or a server that does not serve the zone (a lame delegation) gives them.
 """How the server treats every query: answer it, SERVFAIL, drop it silently, or REFUSED."""
 
 
@@ -560,7 +562,7 @@ class DNSServer(Service):
             question = query.question[0]
             found = self._source.lookup(question.name, question.rdtype)
             response.set_rcode(found.rcode)
-            if found.authoritative:
+            if found.authoritative and behaviour != "non-authoritative":
                 response.flags |= dns.flags.AA
             response.answer = list(found.answer)
             response.authority = [found.soa] if found.soa is not None else []

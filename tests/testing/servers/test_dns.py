@@ -275,6 +275,20 @@ def test_servfail_and_refused_behaviours(server: DNSServer, tcp: bool) -> None:
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_non_authoritative_behaviour_answers_the_same_without_the_aa_bit(
+    server: DNSServer, tcp: bool
+) -> None:
+    authoritative = ask(server, "example.test", "A", tcp=tcp)
+    server.behaviour = "non-authoritative"
+    resolver_like = ask(server, "example.test", "A", tcp=tcp)
+
+    assert authoritative.flags & dns.flags.AA
+    assert not resolver_like.flags & dns.flags.AA
+    assert resolver_like.rcode() == dns.rcode.NOERROR
+    assert resolver_like.answer == authoritative.answer
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_timeout_behaviour_drops_queries_but_counts_them(server: DNSServer, tcp: bool) -> None:
     server.behaviour = "timeout"
 
