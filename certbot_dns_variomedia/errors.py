@@ -7,6 +7,11 @@ repr or attribute ever carries an API token or password.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .nameservers import NameServer
+
 
 class VariomediaError(Exception):
     """Base of every error this package raises on purpose."""
@@ -86,3 +91,13 @@ class DNSLookupError(VariomediaError):
 
 class PropagationError(VariomediaError):
     """The records did not become visible on every authoritative name server in time."""
+
+
+class NotAuthoritativeError(PropagationError):
+    """A name server answers without the AA bit, round after round: it does not serve the zone
+    (a resolver, a forwarder, a lame delegation), and no wait can change that."""
+
+    def __init__(self, message: str, *, server: NameServer, names: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.server = server
+        self.names = names

@@ -57,6 +57,9 @@ class TxtAnswer:
     error: str | None = None
     tcp: bool = False
     """Whether the answer came over TCP (after a truncated UDP answer)."""
+    lame: bool = False
+    """The server answered without the AA bit: it does not serve the zone (a resolver, a
+    forwarder, a lame delegation). ``error`` says so too; unlike a timeout, this lasts."""
 
     @property
     def failed(self) -> bool:

@@ -359,16 +359,16 @@ def _txt_answer(
     tcp: bool,
 ) -> TxtAnswer:
     rcode = response.rcode()
-    if rcode == dns.rcode.NXDOMAIN:
-        return TxtAnswer(server, text, nxdomain=True, tcp=tcp)
-    if rcode != dns.rcode.NOERROR:
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         return TxtAnswer(server, text, error=dns.rcode.to_text(rcode), tcp=tcp)
     if not response.flags & dns.flags.AA:
-        # With RD=0 a server that is not authoritative gives a referral or a cached answer;
-        # neither proves what the zone serves.
+        # With RD=0 a server that is not authoritative gives a referral, a cached answer or a
+        # cached NXDOMAIN; none of them proves what the zone serves.
         return TxtAnswer(
-            server, text, error=f"not authoritative for {text} (AA bit not set)", tcp=tcp
+            server, text, error=f"not authoritative for {text} (AA bit not set)", tcp=tcp, lame=True
         )
+    if rcode == dns.rcode.NXDOMAIN:
+        return TxtAnswer(server, text, nxdomain=True, tcp=tcp)
     values: set[str] = set()
     owner = qname
     for _ in range(MAX_CNAME_CHAIN + 1):

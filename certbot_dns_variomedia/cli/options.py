@@ -197,6 +197,7 @@ def challenge_settings(
         propagation_timeout=args.propagation_seconds,
         update_lock=args.update_lock == "on",
         nameservers=servers,
+        nameservers_option="--nameservers",
         timeout_option="--propagation-seconds",
     )
 

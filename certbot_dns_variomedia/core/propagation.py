@@ -20,7 +20,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import PropagationError
+from ..errors import NotAuthoritativeError, PropagationError
 from ..nameservers import NameServer
 from ..resolver import Resolver, normalize_name
 
@@ -42,6 +42,9 @@ DEFAULT_MAX_WORKERS = 8
 
 _TIMEOUT_OPTION = "--dns-variomedia-propagation-seconds"
 _MAX_ERROR_LINES = 12
+LAME_ROUNDS = 3
+"""Rounds in a row a server may answer a name without the AA bit before the wait gives up: such
+an answer does not change with time (one or two may catch a server that is reloading)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ class PairResult:
     """Why the server gave no usable answer (timeout, SERVFAIL, ...); ``None`` if it answered."""
     queried: bool = True
     """``False`` when carried over from an earlier round because it was already complete."""
+    lame: bool = False
+    """The server answered without the AA bit: it does not serve the zone (see `TxtAnswer`)."""
 
     @property
     def confirmed(self) -> bool:
@@ -250,6 +255,7 @@ def check(
                     expected=expectation.values,
                     seen=expectation.values & answer.values,
                     error=answer.error,
+                    lame=answer.lame,
                 )
         finally:
             if own_pool:
@@ -279,6 +285,7 @@ def wait(
     on_round: Callable[[PropagationStatus], None] | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     timeout_option: str = _TIMEOUT_OPTION,
+    lame_rounds: int = LAME_ROUNDS,
 ) -> PropagationStatus:
     """Check round after round until every server shows everything, or ``timeout`` passes.
 
@@ -288,7 +295,9 @@ def wait(
     ``on_round(status)`` is called after every round; an exception it raises ends the wait and
     propagates. On timeout raises
     :class:`PropagationError` naming the lagging servers and what they lack; ``timeout_option``
-    is the option the message tells the user to raise.
+    is the option the message tells the user to raise. A server that answers a name without the
+    AA bit ``lame_rounds`` rounds in a row ends the wait at once with
+    :class:`NotAuthoritativeError`: it does not serve the zone, and time will not change that.
     """
     if interval <= 0:
         raise ValueError("interval must be positive")
@@ -304,6 +313,7 @@ def wait(
         ", ".join(sorted(str(s) for s in plan.servers)),
     )
     reported: dict[NameServer, str] = {}
+    lame: dict[tuple[str, NameServer], int] = {}  # rounds in a row without the AA bit
     status: PropagationStatus | None = None
     with ThreadPoolExecutor(
         max_workers=max(1, max_workers), thread_name_prefix="propagation"
@@ -315,6 +325,7 @@ def wait(
             _log_round(status, reported)
             if on_round is not None:
                 on_round(status)
+            _give_up_on_lame(status, lame, lame_rounds)
             if status.done:
                 logger.info(
                     "All %d TXT record(s) are visible on all %d name servers after %.1f s",
@@ -326,6 +337,30 @@ def wait(
             if now >= deadline:
                 raise PropagationError(_timeout_message(status, timeout, timeout_option))
             clock.sleep(min(interval, deadline - now))
+
+
+def _give_up_on_lame(
+    status: PropagationStatus, lame: dict[tuple[str, NameServer], int], rounds: int
+) -> None:
+    """Count each (name, server) pair's answers without the AA bit in a row; raise when a
+    server reaches `rounds`."""
+    for result in status.results:
+        if result.queried:
+            key = (result.name, result.server)
+            lame[key] = lame.get(key, 0) + 1 if result.lame else 0
+    for server in status.servers:
+        names = tuple(r.name for r in server.results if lame.get((r.name, r.server), 0) >= rounds)
+        if names:
+            raise NotAuthoritativeError(
+                f"The name server {server.server} is not authoritative for {', '.join(names)}: "
+                "it answered "
+                f"without the AA bit {rounds} times in a row (a recursive resolver or forwarder "
+                "does, and so does a server that does not serve the zone), so it cannot tell "
+                "what the zone's own name servers show, however long one waits. Ask the zone's "
+                "authoritative name servers instead.",
+                server=server.server,
+                names=names,
+            )
 
 
 def _log_round(status: PropagationStatus, reported: dict[NameServer, str]) -> None:

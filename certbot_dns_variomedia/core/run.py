@@ -26,10 +26,10 @@ from ..api.client import VariomediaClient
 from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
-from ..errors import APIError, PropagationError, VariomediaError
+from ..errors import APIError, NotAuthoritativeError, PropagationError, VariomediaError
 from ..names import relative_name, to_unicode
 from ..nameservers import NameServer
-from ..resolver import Resolver
+from ..resolver import Resolver, normalize_name
 from . import leftovers
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
@@ -292,6 +292,11 @@ class ChallengeRun:
                 on_round=each_round,
                 timeout_option=self.settings.timeout_option,
             )
+        except NotAuthoritativeError as e:
+            zones = sorted({r.zone for r in records if normalize_name(r.fqdn) in e.names})
+            raise NotAuthoritativeError(
+                self._not_authoritative(e.server, zones), server=e.server, names=e.names
+            ) from None
         except PropagationError as e:
             why = jobs.explain_timeout(
                 self.last_status,
@@ -299,6 +304,27 @@ class ChallengeRun:
                 option=self.settings.timeout_option,
             )
             raise PropagationError(f"{e}{why}") from None
+
+    def _not_authoritative(self, server: NameServer, zones: Sequence[str]) -> str:
+        """Which server, for which zone, and the fix: the option, or the zone's delegation."""
+        zone = ", ".join(map(to_unicode, zones))
+        if self.settings.nameservers is not None:
+            option = self.settings.nameservers_option
+            return (
+                f"The name server {server}, given with {option}, is not authoritative for "
+                f"{zone}: it answers without the AA bit, as a recursive resolver or a forwarder "
+                f"does, so it cannot tell what {zone}'s own name servers show, however long one "
+                f"waits. Give {zone}'s authoritative name servers in {option} (`dig +short NS "
+                f"{zone}` lists them), or leave {option} out: they are then found from the NS "
+                "records."
+            )
+        return (
+            f"The name server {server}, one of those in the NS records of {zone}, is not "
+            f"authoritative for it: it answers without the AA bit (a lame delegation), so a CA "
+            f"that asks it cannot validate. Remove it from {zone}'s NS records (at the registry "
+            f"and in the zone) or have it serve {zone}; `variomedia-dns doctor {zone}` checks "
+            "the delegation."
+        )
 
     def _servers_for(self, zone: str) -> tuple[NameServer, ...]:
         if self.settings.nameservers is not None:

@@ -23,5 +23,7 @@ class Settings:
     first_job_poll: float = 4.0  # seconds before the job queue is first asked; then doubling
     update_lock: bool = True
     nameservers: tuple[NameServer, ...] | None = None  # replaces discovery for every zone
+    # The option that gave `nameservers`, in the front door's own words (for messages).
+    nameservers_option: str = "--dns-variomedia-nameservers"
     # The setting a timeout message tells the user to raise, in the front door's own words.
     timeout_option: str = "--dns-variomedia-propagation-seconds"

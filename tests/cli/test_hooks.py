@@ -9,7 +9,9 @@ The real certbot is in test_hooks_e2e.py. At the end: reading certbot's variable
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -73,8 +75,14 @@ def run_certbot(certbot: Path, account: Account, *hooks: str) -> Run:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # one process group: stopped as a whole on a timeout
     )
-    out, err = process.communicate(timeout=120)
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the hook that waits on, too
+        process.communicate()
+        raise
     return Run(process.pid, out, err)
 
 
@@ -261,6 +269,26 @@ def test_the_last_call_fails_clearly_and_cleanup_still_removes_everything(
     assert "raise --propagation-seconds (now 1)" in run.stderr
     assert account.live_challenges() == []
     assert len(created(account)) == 2
+
+
+def test_a_server_given_with_nameservers_that_is_not_authoritative_fails_at_once(
+    account: Account, certbot: Path
+) -> None:
+    account.sim.dns_servers[1].behaviour = "non-authoritative"  # a resolver, a forwarder
+    five_minutes = ("--propagation-seconds", "300")  # run_certbot gives up after 120 s
+    run = run_certbot(
+        certbot,
+        account,
+        hook(account, "auth", "example.test", "v-1", 0, *five_minutes),
+        hook(account, "cleanup", "example.test", "v-1", 0),
+    )
+    assert run.statuses == [1, 0]
+    error = " ".join(run.stderr.split())
+    server = account.sim.nameservers[1]
+    assert f"The name server {server}, given with --nameservers, is not authoritative " in error
+    assert "for example.test: it answers without the AA bit" in error
+    assert "leave --nameservers out" in error
+    assert account.live_challenges() == []
 
 
 def test_outside_certbot_or_outside_the_account_nothing_is_written(account: Account) -> None:

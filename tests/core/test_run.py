@@ -24,8 +24,14 @@ from certbot_dns_variomedia.core.run import ChallengeRun
 from certbot_dns_variomedia.core.settings import Settings
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, owner_alive, process_owner
 from certbot_dns_variomedia.credentials import VariomediaCredentials
-from certbot_dns_variomedia.errors import JobError, PropagationError, ValidationError
-from certbot_dns_variomedia.resolver import parse_nameservers
+from certbot_dns_variomedia.errors import (
+    JobError,
+    NotAuthoritativeError,
+    PropagationError,
+    ValidationError,
+)
+from certbot_dns_variomedia.nameservers import NameServer
+from certbot_dns_variomedia.resolver import Resolver, parse_nameservers
 from certbot_dns_variomedia.testing.fake_clock import FakeClock
 from certbot_dns_variomedia.testing.variomedia.simulator import (
     RecordSnapshot,
@@ -65,13 +71,14 @@ class Stage:
     messages: list[str]
     _runs: contextlib.ExitStack
 
-    def open(self, **settings: Any) -> ChallengeRun:
+    def open(self, resolver: Resolver | None = None, **settings: Any) -> ChallengeRun:
         """A run as the front doors build it, closed when the test ends."""
         credentials = VariomediaCredentials(self.sim.token, self.sim.url, source="the test")
         run = ChallengeRun.open(
             credentials,
             self.state,
             replace(self.settings, **settings),
+            resolver=resolver,
             clock=self.clock,
             notify=self.messages.append,
         )
@@ -357,6 +364,54 @@ def test_a_timeout_with_jobs_still_queued_blames_the_setting_or_the_api(
         f"Variomedia's queue has not carried out job(s) {entry.job_id} yet, so the record(s) "
         f"were not published: {blamed}"
     )
+
+
+def test_a_given_server_that_is_not_authoritative_is_named_within_three_rounds(
+    stage: Stage,
+) -> None:
+    stage.sim.dns_servers[1].behaviour = "non-authoritative"  # a resolver, a forwarder
+    run = stage.open()  # --dns-variomedia-nameservers: both of the simulator's servers
+    stage.present(run, NAMES[:1])
+    start = stage.clock.monotonic()
+
+    with pytest.raises(NotAuthoritativeError) as raised:
+        run.wait()
+
+    assert stage.clock.monotonic() - start == 2 * INTERVAL  # the third round, not 300 s
+    _, ns2 = run.settings.nameservers or ()
+    assert str(raised.value) == (
+        f"The name server {ns2}, given with --dns-variomedia-nameservers, is not authoritative for "
+        "example.test: it answers without the AA bit, as a recursive resolver or a forwarder "
+        "does, so it cannot tell what example.test's own name servers show, however long one "
+        "waits. Give example.test's authoritative name servers in --dns-variomedia-nameservers "
+        "(`dig +short NS example.test` lists them), or leave --dns-variomedia-nameservers out: "
+        "they are then found from the NS records."
+    )
+
+
+def test_a_lame_server_among_the_zones_ns_records_is_named_within_three_rounds(
+    make_stage: MakeStage,
+) -> None:
+    # Found as on the Internet: NS records name ns1 and ns2, their A records 127.0.0.2 and .3.
+    stage = make_stage(replace(CONFIG, dns_addresses=("127.0.0.2", "127.0.0.3")))
+    port = stage.sim.dns_servers[0].port
+    resolver = Resolver(bootstrap=[NameServer("127.0.0.2", "127.0.0.2", port)], port=port)
+    stage.sim.dns_servers[1].behaviour = "non-authoritative"
+    run = stage.open(resolver, nameservers=None)
+    stage.present(run, NAMES[2:])
+    start = stage.clock.monotonic()
+
+    with pytest.raises(NotAuthoritativeError) as raised:
+        run.wait()
+
+    assert stage.clock.monotonic() - start == 2 * INTERVAL
+    lame = NameServer("ns2.variomedia.test", "127.0.0.3", port)
+    assert raised.value.server == lame
+    assert str(raised.value).startswith(
+        f"The name server {lame}, one of those in the NS records of other.test, is not "
+        "authoritative for it: it answers without the AA bit (a lame delegation)"
+    )
+    assert "Remove it from other.test's NS records" in str(raised.value)
 
 
 def test_a_failed_job_is_reported_at_the_first_look_at_the_queue(stage: Stage) -> None:

@@ -234,6 +234,16 @@ def propagation_timeout(a: Account) -> str:
     return a.hook(seconds=2)
 
 
+def not_authoritative(a: Account) -> str:
+    """--nameservers names a server that answers like a resolver (no AA bit)."""
+    server = a.sim.dns_servers[0]
+    server.behaviour = "non-authoritative"
+    try:
+        return a.hook(seconds=300)  # told at once, not after 300 s (the command's bound: 120)
+    finally:
+        server.behaviour = "normal"
+
+
 def queue_behind(a: Account) -> str:
     a.sim.faults.stick_jobs(1, method="POST")
     output = a.hook(seconds=2)
@@ -309,6 +319,7 @@ SCENARIOS: dict[str, Callable[[Account], str]] = {
     "is in": not_hosted,
     "Cannot find the name servers": no_name_servers,
     "The TXT records are not visible": propagation_timeout,
+    "The name server": not_authoritative,
     "Variomedia's queue has not carried out": queue_behind,
     "Variomedia's queue job": job_failed,
     "CERTBOT_DOMAIN and CERTBOT_VALIDATION not set": hook_by_hand,
