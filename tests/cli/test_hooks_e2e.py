@@ -20,7 +20,8 @@ from certbot_dns_variomedia.testing.variomedia.simulator import SimNameServer, V
 
 from .conftest import SCRIPT
 
-pytestmark = pytest.mark.e2e
+# scripts/python-tests runs these under every supported Python.
+pytestmark = [pytest.mark.e2e, pytest.mark.front_doors]
 
 CONFIG = replace(
     DEMO_CONFIG,

@@ -26,7 +26,8 @@ from certbot_dns_variomedia.testing.variomedia.simulator import (
     VariomediaSimulator,
 )
 
-pytestmark = pytest.mark.e2e
+# scripts/python-tests runs these under every supported Python.
+pytestmark = [pytest.mark.e2e, pytest.mark.front_doors]
 
 CONFIG = replace(
     DEMO_CONFIG,
