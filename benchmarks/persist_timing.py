@@ -28,7 +28,8 @@ from pathlib import Path
 
 from certbot_dns_variomedia.core.persist import build
 from certbot_dns_variomedia.core.persist_write import set_records
-from certbot_dns_variomedia.core.run import ChallengeRun, Settings
+from certbot_dns_variomedia.core.run import ChallengeRun
+from certbot_dns_variomedia.core.settings import Settings
 from certbot_dns_variomedia.core.state import StateFile
 from certbot_dns_variomedia.credentials import VariomediaCredentials, load_variomedia_credentials
 from certbot_dns_variomedia.issue import obtain_certificate

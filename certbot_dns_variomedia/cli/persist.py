@@ -20,7 +20,8 @@ from typing import Any
 
 from ..core.persist import PersistRecord, build, record_name, too_long
 from ..core.persist_write import remove_records, set_records
-from ..core.run import ChallengeRun, Settings
+from ..core.run import ChallengeRun
+from ..core.settings import Settings
 from ..names import to_unicode
 from . import persist_check
 from .options import (

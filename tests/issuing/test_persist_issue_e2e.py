@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from persist_stage import account_of, persist_sandbox
 
-from certbot_dns_variomedia.core.run import Settings
+from certbot_dns_variomedia.core.settings import Settings
 from certbot_dns_variomedia.core.state import StateFile
 from certbot_dns_variomedia.credentials import VariomediaCredentials, load_variomedia_credentials
 from certbot_dns_variomedia.errors import ConfigurationError
