@@ -171,6 +171,18 @@ def test_supported_certbot_releases_are_the_ones_ci_runs() -> None:
     assert "under 1.21.0 and 2.1.0" in install
 
 
+def test_the_pythons_the_readme_names_are_the_ones_ci_runs() -> None:
+    script = (REPO / "scripts/python-tests").read_text()
+    (others,) = re.findall(r'^versions=\("\$\{@:-([\d. ]+)\}"\)', script, re.MULTILINE)
+    install = " ".join(README.section_lines("Install"))
+    assert "runs the whole suite under Python 3.11" in install
+    span = re.search(r"end-to-end tests under Python (.+?)\(`scripts/python-tests`\)", install)
+    assert span is not None, install
+    assert re.findall(r"\b3\.\d+\b", span.group(1)) == others.split()
+    classifiers = re.findall(r"Python :: (3\.\d+)$", (REPO / "setup.cfg").read_text(), re.M)
+    assert sorted(classifiers) == sorted(["3.11", *others.split()])
+
+
 def test_the_credentials_block_is_the_example_file() -> None:
     block = next(b for b in README.blocks if b.lang == "ini")
     example = (REPO / "examples/variomedia.ini").read_text()
