@@ -28,9 +28,11 @@ stamp="$VENV/.installed-$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256s
 if [ ! -e "$stamp" ]; then
   echo "== installing the project and its test dependencies into $VENV"
   # uv installs in seconds what takes pip a minute, and makes the other Pythons' virtualenvs
-  # (scripts/python-tests); pip only fetches uv itself.
+  # (scripts/python-tests); pip only fetches uv itself. --compile-bytecode as pip does: with
+  # PYTHONDONTWRITEBYTECODE set, every certbot and hook process would compile its libraries
+  # again (certbot --version: 1.5 s instead of 0.6 s).
   "$VENV/bin/python" -m pip install -q uv
-  "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e "${ROOT}[test]"
+  "$VENV/bin/uv" pip install -q --compile-bytecode --python "$VENV/bin/python" -e "${ROOT}[test]"
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
