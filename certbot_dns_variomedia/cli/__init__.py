@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,6 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VariomediaError
-from .options import UsageError, common_options
 from .output import setup_logging
 
 PROG = "variomedia-dns"
@@ -63,6 +63,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from .options import common_options  # noqa: PLC0415 - not for a cleanup call that has nothing to do
+
     common = common_options()
     wanted = COMMANDS.get(command or "")
     for name in dict.fromkeys(COMMANDS.values()):
@@ -86,8 +88,21 @@ def _exit_code(error: SystemExit) -> int:
     return code if isinstance(code, int) else 2
 
 
+def _cleanup_before_the_last(argv: Sequence[str]) -> bool:
+    """certbot's cleanup hook with challenges still to come: the order's last cleanup call
+    removes every record of it (`hooks.cmd_cleanup`), so this call has nothing to do. Decided
+    before any parser or module is loaded: certbot starts the hook once per challenge, and
+    every start costs the order time."""
+    if _command(argv) != "certbot-cleanup" or {"-h", "--help"} & set(argv):
+        return False
+    remaining = os.environ.get("CERTBOT_REMAINING_CHALLENGES", "").strip()  # hooks.ENV_REMAINING
+    return remaining.isdigit() and int(remaining) > 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if _cleanup_before_the_last(argv):
+        return 0
     parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
@@ -117,6 +132,8 @@ def _sigterm_raises() -> Iterator[None]:
 
 def _run(args: argparse.Namespace) -> int:
     """The subcommand, with every error turned into a message and an exit status."""
+    from .options import UsageError  # noqa: PLC0415 - loaded with the parser already
+
     try:
         status: int = args.func(args)
     except UsageError as e:

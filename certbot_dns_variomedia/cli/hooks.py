@@ -130,10 +130,10 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
+    if call.remaining > 0:  # cli.main returns before even parsing for these
+        return 0  # the order's last cleanup call removes every record of it
     owner = hook_owner()
     end_order(state_file(args), owner)
-    if call.remaining > 0:
-        return 0  # the order's last cleanup call removes every record of it
     from .hook_order import clean_up, open_run  # noqa: PLC0415
 
     with open_run(args, owner) as run:
