@@ -153,7 +153,11 @@ def test_certbot_manual_hooks_issue_apex_and_wildcard_with_one_wait_and_renew(
         for r in sandbox.sim.records()
         if r.source == "api" and f"/dns-records/{r.id}" not in first_run
     )
-    assert len(renewal_posts) == 2, (sandbox.sim.counters.by_route, shown)
+    # Pebble may hand the apex's authorization, still valid, out again: then certbot performs
+    # one challenge, not two. One record per challenge it performed, in either case.
+    performed = (sandbox.logs_dir / "letsencrypt.log").read_text().count("Running manual-auth-hook")
+    assert performed in (1, 2)
+    assert len(renewal_posts) == performed, (sandbox.sim.counters.by_route, shown)
     assert sandbox.sim.counters.by_route["GET /domains"] == 1  # a new run lists again, once
     assert "PATCH /domains/{name}" not in sandbox.sim.counters.by_route  # the lock is on
     assert sorted(e.path for e in renewal_deletes if e.path not in first_run) == renewed, shown
