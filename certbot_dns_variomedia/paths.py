@@ -56,6 +56,11 @@ def default_state_file(environ: Mapping[str, str] | None = None, euid: int | Non
     return _xdg(env, "XDG_STATE_HOME", ".local/state") / APP / STATE_FILE_NAME
 
 
+def state_file_path(given: str | None) -> Path:
+    """The state file a command was told (``--state-file``), else the default."""
+    return Path(given).expanduser() if given else default_state_file()
+
+
 def default_account_key(
     directory_url: str, environ: Mapping[str, str] | None = None, euid: int | None = None
 ) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..api.models import MAX_TTL, MIN_TTL, is_record_id
@@ -18,16 +17,13 @@ from ..core.settings import Settings
 from ..core.state import StateFile
 from ..credentials import ENV_API_URL, ENV_TOKEN, VariomediaCredentials, load_variomedia_credentials
 from ..errors import ConfigurationError
-from ..paths import ENV_STATE_FILE, default_state_file
+from ..paths import ENV_STATE_FILE, state_file_path
+from .usage import UsageError as UsageError  # noqa: PLC0414 - re-exported: subcommands import it here
 
 if TYPE_CHECKING:
     from ..nameservers import NameServer
 
 # Variomedia's limits for a record's TTL (the plugin's --dns-variomedia-ttl has the same).
-
-
-class UsageError(Exception):
-    """The command line cannot be carried out as given (exit status 2); nothing was sent."""
 
 
 # -- value types for argparse (their errors become "usage: ... error: ..." and exit status 2) --
@@ -203,5 +199,4 @@ def challenge_settings(
 
 
 def state_file(args: argparse.Namespace) -> StateFile:
-    path = getattr(args, "state_file", None)
-    return StateFile(Path(path).expanduser() if path else default_state_file())
+    return StateFile(state_file_path(getattr(args, "state_file", None)))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_variomedia.cli.hooks import HookCall
-from certbot_dns_variomedia.cli.options import UsageError
+from certbot_dns_variomedia.cli.hook_notes import HookCall
+from certbot_dns_variomedia.cli.usage import UsageError
 from certbot_dns_variomedia.core.state import StateFile, StoredRecord, process_owner
 from certbot_dns_variomedia.credentials import account_key
 from certbot_dns_variomedia.testing.variomedia.simulator import SimConfig, SimDomain, SimNameServer
