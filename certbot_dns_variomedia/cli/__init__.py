@@ -28,7 +28,9 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import VariomediaError
+from . import hook_notes
 from .output import setup_logging
+from .usage import UsageError
 
 PROG = "variomedia-dns"
 # The module of each subcommand, in the order --help lists them. Only the module of the command
@@ -88,21 +90,11 @@ def _exit_code(error: SystemExit) -> int:
     return code if isinstance(code, int) else 2
 
 
-def _cleanup_before_the_last(argv: Sequence[str]) -> bool:
-    """certbot's cleanup hook with challenges still to come: the order's last cleanup call
-    removes every record of it (`hooks.cmd_cleanup`), so this call has nothing to do. Decided
-    before any parser or module is loaded: certbot starts the hook once per challenge, and
-    every start costs the order time."""
-    if _command(argv) != "certbot-cleanup" or {"-h", "--help"} & set(argv):
-        return False
-    remaining = os.environ.get("CERTBOT_REMAINING_CHALLENGES", "").strip()  # hooks.ENV_REMAINING
-    return remaining.isdigit() and int(remaining) > 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if _cleanup_before_the_last(argv):
-        return 0
+    # certbot's hook calls before an order's last one: served before any parser is built.
+    if (status := hook_notes.before_the_last(_command(argv), argv, os.environ)) is not None:
+        return status
     parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
@@ -132,8 +124,6 @@ def _sigterm_raises() -> Iterator[None]:
 
 def _run(args: argparse.Namespace) -> int:
     """The subcommand, with every error turned into a message and an exit status."""
-    from .options import UsageError  # noqa: PLC0415 - loaded with the parser already
-
     try:
         status: int = args.func(args)
     except UsageError as e:

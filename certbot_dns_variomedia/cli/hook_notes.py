@@ -2,15 +2,21 @@
 
 certbot starts a hook process per challenge. Only the order's last auth call and last cleanup
 call talk to the API (`hooks`); the calls before them note their challenge in the state file
-(auth) or have nothing to do (cleanup). This module imports nothing they do not need.
+(auth) or have nothing to do (cleanup). `cli.main` serves them through `before_the_last`
+before the command's parser and modules are loaded, because every start of a hook process
+costs the order time: this module imports nothing that is not needed for that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import argparse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core.state import HookOrder, StateFile, owner_alive
+from ..paths import state_file_path
+from .hook_owner import hook_owner
+from .output import say
 from .usage import UsageError
 
 ENV_DOMAIN = "CERTBOT_DOMAIN"
@@ -77,3 +83,28 @@ def noted(call: HookCall) -> str:
         f"Challenge for {call.domain} noted; {call.remaining} more to come. The last call "
         "writes every record of the order and waits until all are visible."
     )
+
+
+def before_the_last(
+    command: str | None, argv: Sequence[str], environ: Mapping[str, str]
+) -> int | None:
+    """Serve a hook call that comes before its order's last one (its exit status), or say that
+    this call is for the full command (``None``: the last call, another command, ``--help``,
+    or anything certbot's variables do not make plain, which the full command reports)."""
+    if command not in ("certbot-auth", "certbot-cleanup") or {"-h", "--help"} & set(argv):
+        return None
+    try:
+        call = HookCall.from_environ(environ)
+    except UsageError:
+        return None
+    if not call.counted or call.remaining == 0:
+        return None
+    if command == "certbot-cleanup":
+        return 0  # the order's last cleanup call removes every record of it
+    # The one option this call needs, read as the command's parser reads it.
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--state-file")
+    known, _ = options.parse_known_args(list(argv))
+    note(StateFile(state_file_path(known.state_file)), hook_owner(), call)
+    say(noted(call))
+    return 0

@@ -61,7 +61,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
     owner = hook_owner()
     challenges = note(state_file(args), owner, call)
-    if call.remaining > 0:
+    if call.remaining > 0:  # cli.main serves these before parsing (`hook_notes.before_the_last`)
         say(noted(call))
         return 0
     # Only the call that talks to the API and to DNS loads what that takes.
@@ -74,7 +74,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     call = HookCall.from_environ(os.environ)
-    if call.remaining > 0:  # cli.main returns before even parsing for these
+    if call.remaining > 0:  # cli.main serves these before parsing (`hook_notes.before_the_last`)
         return 0  # the order's last cleanup call removes every record of it
     owner = hook_owner()
     end_order(state_file(args), owner)

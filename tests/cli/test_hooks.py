@@ -155,6 +155,27 @@ def test_the_calls_before_the_last_send_nothing_and_note_their_challenge(
     assert order["challenges"] == [["example.test", "apex"], ["*.example.test", "wildcard"]]
 
 
+def test_every_call_reads_the_state_file_option_alike(
+    account: Account, certbot: Path, tmp_path: Path
+) -> None:
+    """The calls before the last read --state-file before the command's parser is built: in
+    either spelling, they note the challenge where the last call looks for it."""
+    elsewhere = tmp_path / "elsewhere.json"
+    lock = ("--update-lock", "off")
+    run = run_certbot(
+        certbot,
+        account,
+        hook(account, "auth", "example.test", "first", 1, f"--state-file={elsewhere}", *lock),
+        hook(account, "auth", "example.test", "second", 0, "--state-file", str(elsewhere), *lock),
+    )
+    assert run.statuses == [0, 0], run.stderr
+    assert sorted(r.data for r in account.sim.records() if r.source == "api") == [
+        "first",
+        "second",
+    ]
+    assert not account.state_file.exists()  # the default (the environment's) was not used
+
+
 def test_a_noted_order_never_serves_another_certbot_run_or_another_order(
     account: Account, certbot: Path
 ) -> None:
