@@ -70,6 +70,7 @@ class ChallengeRun:
         self.written: list[StoredRecord] = []
         self.last_status: PropagationStatus | None = None
         self._zone_map: ZoneMap | None = None
+        self._locked: set[str] = set()  # zones whose update lock this run knows to be on
         self._servers: dict[str, tuple[NameServer, ...]] = {}
 
     @classmethod
@@ -245,12 +246,16 @@ class ChallengeRun:
 
     def _ensure_update_lock(self, zone: str) -> None:
         """The lock keeps a tariff change from resetting the zone; switch it on only if off."""
+        if zone in self._locked:
+            return
         domain = self._domain(zone)
         if domain.update_lock is None:  # the list left it out: ask for the domain itself
             domain = self.client.get_domain(zone)
         if domain.update_lock:
+            self._locked.add(zone)
             return
         self.client.set_update_lock(zone, True)
+        self._locked.add(zone)
         self.notify(
             f"Switched on the DNS update lock of {to_unicode(zone)} so that Variomedia's "
             "automatic changes (e.g. a tariff change) cannot reset the zone. To turn it off: "

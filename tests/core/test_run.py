@@ -285,6 +285,24 @@ def test_present_writes_every_record_and_switches_the_lock_on_only_where_it_is_o
     assert {(e.account, e.owner) for e in saved} == {(run.account, run.owner)}
 
 
+@pytest.mark.parametrize("listing", ["full", "minimal"])
+def test_a_second_present_of_the_run_asks_nothing_about_the_lock_again(
+    make_stage: MakeStage, listing: Literal["full", "minimal"]
+) -> None:
+    """The run lists the domains once; what it learned about a lock, or did to it, holds for
+    the rest of the run (a second PATCH of the same lock was sent before)."""
+    stage = make_stage(replace(CONFIG, domain_list_presence=listing))
+    run = stage.open()
+    placements = run.plan(NAMES)
+    run.present([(placements[0], "apex")])  # example.test: its lock is switched on
+    before = len(stage.sim.log)
+
+    run.present([(placements[1], "wildcard")])  # example.test again
+
+    assert [e.method for e in stage.sim.log[before:]] == ["POST"]
+    assert stage.paths("PATCH") == ["/domains/example.test"]
+
+
 def test_a_refused_write_stops_present_and_leaves_only_what_was_written(stage: Stage) -> None:
     run = stage.open()
     placements = run.plan(NAMES)
