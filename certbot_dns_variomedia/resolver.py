@@ -32,6 +32,7 @@ import dns.resolver
 import dns.rrset
 
 from .errors import ConfigurationError, DNSLookupError
+from .names import to_ace
 from .nameservers import NameServer, TxtAnswer, is_address, split_host_port
 
 try:
@@ -64,9 +65,11 @@ def normalize_name(name: str | dns.name.Name) -> str:
     """``Bücher.Example.DE.`` → ``xn--bcher-kva.example.de``: how names are compared and shown.
 
     Raises :class:`ConfigurationError` for names DNS cannot carry (empty labels, too long, invalid
-    IDN).
+    IDN): strings go through `names.to_ace`, the project's one rule for names.
     """
-    return _to_dns_name(name).to_text(omit_final_dot=True).lower()
+    if isinstance(name, dns.name.Name):
+        return name.to_text(omit_final_dot=True).lower()
+    return to_ace(name)
 
 
 def txt_value(rdata: dns.rdata.Rdata) -> str:
@@ -394,13 +397,7 @@ def _find(
 def _to_dns_name(name: str | dns.name.Name) -> dns.name.Name:
     if isinstance(name, dns.name.Name):
         return name if name.is_absolute() else name.concatenate(dns.name.root)
-    text = name.strip()
-    if not text or text == ".":
-        raise ConfigurationError("An empty domain name was given; give a name like example.de.")
-    try:
-        return dns.name.from_text(text, idna_codec=dns.name.IDNA_2008_Practical)
-    except dns.exception.DNSException as exc:
-        raise ConfigurationError(f"{name!r} is not a valid domain name: {exc}") from None
+    return dns.name.from_text(to_ace(name))
 
 
 def _routable(address: str, port: int) -> bool:

@@ -250,7 +250,10 @@ def test_missing_credentials_say_how_to_give_them(
     ("argv", "message"),
     [
         (["--domain", "example.test", "--warn-days", "3", "--crit-days", "5"], "--crit-days 5"),
-        (["--domain", "exa mple..test", "--no-control-panel"], "not a valid domain name"),
+        (
+            ["--domain", "exa mple..test", "--no-control-panel"],
+            "has an empty label (two dots in a row)",
+        ),
         (["--domain", "example.test", "--smtp-port", "70000"], "port number"),
         (["--domain", "example.test", "--cp-rate", "0"], "--cp-rate: must be more than 0"),
         (["--days", "7"], "--domain"),
