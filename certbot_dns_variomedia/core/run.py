@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ..api.client import VariomediaClient
@@ -27,10 +27,10 @@ from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
 from ..errors import APIError, NotAuthoritativeError, PropagationError, VariomediaError
-from ..names import relative_name, to_unicode
+from ..names import to_unicode
 from ..nameservers import NameServer
 from ..resolver import Resolver, normalize_name
-from . import leftovers
+from . import leftovers, removal
 from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
 from .settings import Settings
@@ -135,7 +135,7 @@ class ChallengeRun:
                 f"Cleaning up {len(abandoned)} challenge record(s) an earlier run left behind "
                 f"(interrupted, or its cleanup failed): {', '.join(abandoned)}"
             )
-        problems = self._delete(confirmed)
+        problems = removal.remove(self.client, self.state, confirmed)
         for problem in problems:
             logger.warning("Could not remove a leftover record yet: %s", problem)
 
@@ -228,7 +228,7 @@ class ChallengeRun:
                 record_id=write.record_id,
                 job_id=write.job.id if write.job and not write.job.done else None,
             )
-            self._replace_in_state(record, intent.record_id)
+            self.state.replace(record, intent.record_id)
             self.written.append(record)
             logger.info(
                 "Created TXT %s (record %s%s)",
@@ -356,52 +356,7 @@ class ChallengeRun:
         records = list(self.written if records is None else records)
         if not records:
             return []
-        problems = self._delete(records)
+        problems = removal.remove(self.client, self.state, records)
         removed = {r.record_id for r in records}
         self.written = [r for r in self.written if r.record_id not in removed]
         return problems
-
-    def _delete(self, records: Iterable[StoredRecord]) -> list[str]:
-        """DELETE each record by id; a removal still queued is remembered, not waited for."""
-        problems: list[str] = []
-        for entry in records:
-            try:
-                record = self._answered(entry)
-                if record is None:
-                    continue
-                write = self.client.delete_record(record.record_id)
-            except VariomediaError as e:
-                # One clause per problem: front doors add their own sentence after it.
-                problems.append(f"record {entry.record_id} at {entry.fqdn}: {str(e).rstrip('.')}")
-                continue
-            if write.already_gone or (write.job is not None and write.job.done):
-                self.state.discard({record.record_id})
-            else:
-                job = write.job.id if write.job else None
-                self._replace_in_state(replace(record, deleting=True, job_id=job))
-            logger.info("Removed TXT %s (record %s)", record.fqdn, record.record_id)
-        return problems
-
-    def _answered(self, entry: StoredRecord) -> StoredRecord | None:
-        """The entry with its record's id; for an entry noted before a POST that was never
-        answered, the record carrying its value (the value is a fresh digest, so only that
-        POST can have made it), or ``None`` (and the entry dropped) if there is none."""
-        if not entry.record_id.startswith(UNANSWERED):
-            return entry
-        found = self.client.find_record(
-            entry.zone, relative_name(entry.fqdn, entry.zone), "TXT", entry.value
-        )
-        if found is None:
-            self.state.discard({entry.record_id})
-            return None
-        record = replace(entry, record_id=found.record_id)
-        self._replace_in_state(record, entry.record_id)
-        return record
-
-    def _replace_in_state(self, record: StoredRecord, record_id: str | None = None) -> None:
-        """Put `record` in place of the entry with `record_id` (default: its own id)."""
-        old = record.record_id if record_id is None else record_id
-        with self.state.edit() as entries:
-            for i, entry in enumerate(entries):
-                if entry.record_id == old:
-                    entries[i] = record

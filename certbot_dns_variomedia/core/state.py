@@ -217,6 +217,12 @@ class StateFile:
         with self.edit() as records:
             records[:] = [r for r in records if r.record_id not in record_ids]
 
+    def replace(self, record: StoredRecord, record_id: str | None = None) -> None:
+        """Put `record` in place of the entry with `record_id` (default: its own id)."""
+        old = record.record_id if record_id is None else record_id
+        with self.edit() as records:
+            records[:] = [record if r.record_id == old else r for r in records]
+
     def _open(self, path: Path, flags: int) -> int:
         """`safe_files.open_file`, with a message that says which file and what to do."""
         try:
