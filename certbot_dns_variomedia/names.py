@@ -2,16 +2,24 @@
 
 The API can return names with capitals and in Unicode; users type them any way they like; DNS
 compares case-insensitively. Everything the project compares or sends goes through `to_ace`.
+A certificate name is one more rule on top (`identifier_name`): where a challenge record can be
+written, which the plugin, the hooks' cleanup and `issue` all need without the zone machinery.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import idna
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ZoneError
 
 _MAX_NAME = 253
 _MAX_LABEL = 63
+CHALLENGE_LABEL = "_acme-challenge"
+# After IDNA: letters, digits, hyphen, and underscore (for labels such as _acme-challenge).
+_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 def _label_to_ace(label: str, name: str) -> str:
@@ -67,3 +75,29 @@ def relative_name(name: str, zone: str) -> str:
     if not name.endswith("." + zone):
         raise ValueError(f"{name} is not in {zone}")
     return name[: -len(zone) - 1]
+
+
+def identifier_name(domain: str) -> str:
+    """The name a certificate domain is validated at: ``*.Example.de.`` → ``example.de``."""
+    text = domain.strip()
+    wildcard = text.startswith("*.")
+    ace = to_ace(text[2:] if wildcard else text)
+    labels = ace.split(".")
+    if "*" in "".join(labels):
+        raise ZoneError(
+            f"{domain!r} is not a valid certificate name: a wildcard may only be the whole "
+            "first label (*.example.de), once."
+        )
+    if (bad := bad_label(labels)) is not None:
+        raise ZoneError(
+            f"{domain!r} is not a valid host name (label {bad!r}); use letters, digits and "
+            "hyphens, or the Unicode form of an internationalised name."
+        )
+    if len(labels) < 2:
+        raise ZoneError(f"{domain!r} is a single label; certificates need a full domain name.")
+    return ace
+
+
+def bad_label(labels: Iterable[str]) -> str | None:
+    """The first label a record cannot be written at (a ``*`` among them), if any."""
+    return next((label for label in labels if not _LABEL_RE.match(label)), None)

@@ -21,10 +21,10 @@ from .. import credentials as credentials_module
 from ..api.client import VariomediaClient
 from ..api.models import Domain
 from ..core.state import StateFile, owner_alive
-from ..core.zones import CHALLENGE_LABEL, ZoneMap, identifier_name, place
+from ..core.zones import ZoneMap, place
 from ..credentials import ENV_TOKEN, VariomediaCredentials
 from ..errors import APIError, ConfigurationError, DNSLookupError, VariomediaError
-from ..names import to_unicode
+from ..names import CHALLENGE_LABEL, identifier_name, to_unicode
 from ..nameservers import NameServer
 from ..paths import CERTBOT_PLUGIN_STATE_FILE
 from ..resolver import Resolver

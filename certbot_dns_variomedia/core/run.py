@@ -27,7 +27,7 @@ from ..api.models import Domain
 from ..clock import SYSTEM_CLOCK, Clock
 from ..credentials import VariomediaCredentials
 from ..errors import APIError, NotAuthoritativeError, PropagationError, VariomediaError
-from ..names import to_unicode
+from ..names import CHALLENGE_LABEL, to_unicode
 from ..nameservers import NameServer
 from ..resolver import Resolver, normalize_name
 from . import leftovers, removal
@@ -35,7 +35,7 @@ from .jobs import JobWatch
 from .propagation import Plan, PropagationStatus, wait
 from .settings import Settings
 from .state import UNANSWERED, StateFile, StoredRecord, owner_alive, process_owner
-from .zones import CHALLENGE_LABEL, Placement, ZoneMap, place
+from .zones import Placement, ZoneMap, place
 
 logger = logging.getLogger(__name__)
 

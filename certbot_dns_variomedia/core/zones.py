@@ -8,19 +8,22 @@ before anything is written, so a name outside the account costs no API write at 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..api.models import Domain
 from ..errors import ConfigurationError, DNSLookupError, ZoneError
 from ..http_util import scrub
-from ..names import is_subdomain, relative_name, to_ace, to_unicode
+from ..names import (
+    CHALLENGE_LABEL,
+    bad_label,
+    identifier_name,
+    is_subdomain,
+    relative_name,
+    to_ace,
+    to_unicode,
+)
 from ..resolver import MAX_CNAME_CHAIN, Resolver, normalize_name
-
-CHALLENGE_LABEL = "_acme-challenge"
-# After IDNA: letters, digits, hyphen, and underscore (for labels such as _acme-challenge).
-_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 @dataclass(frozen=True)
@@ -38,32 +41,6 @@ class Placement:
         return self.fqdn != self.challenge_name
 
 
-def identifier_name(domain: str) -> str:
-    """The name a certificate domain is validated at: ``*.Example.de.`` → ``example.de``."""
-    text = domain.strip()
-    wildcard = text.startswith("*.")
-    ace = to_ace(text[2:] if wildcard else text)
-    labels = ace.split(".")
-    if "*" in "".join(labels):
-        raise ZoneError(
-            f"{domain!r} is not a valid certificate name: a wildcard may only be the whole "
-            "first label (*.example.de), once."
-        )
-    if (bad := _bad_label(labels)) is not None:
-        raise ZoneError(
-            f"{domain!r} is not a valid host name (label {bad!r}); use letters, digits and "
-            "hyphens, or the Unicode form of an internationalised name."
-        )
-    if len(labels) < 2:
-        raise ZoneError(f"{domain!r} is a single label; certificates need a full domain name.")
-    return ace
-
-
-def _bad_label(labels: Iterable[str]) -> str | None:
-    """The first label a record cannot be written at (a ``*`` among them), if any."""
-    return next((label for label in labels if not _LABEL_RE.match(label)), None)
-
-
 def _checked_target(target: str, at: str) -> str:
     """A CNAME target, checked as a certificate name is: it comes from an unauthenticated
     resolver, and a record is about to be written at it."""
@@ -71,7 +48,7 @@ def _checked_target(target: str, at: str) -> str:
         ace = to_ace(target)
     except ConfigurationError as e:
         raise ZoneError(f"The CNAME at {at} points to a name that is not valid: {e}") from None
-    if (bad := _bad_label(ace.split("."))) is not None:
+    if (bad := bad_label(ace.split("."))) is not None:
         raise ZoneError(
             f"The CNAME at {at} points to {scrub(ace, ())!r}, where no record can be written "
             f"(label {scrub(bad, ())!r}); fix the CNAME record."

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from certbot_dns_variomedia.api.models import Domain
-from certbot_dns_variomedia.core.zones import ZoneMap, identifier_name, place
+from certbot_dns_variomedia.core.zones import ZoneMap, place
 from certbot_dns_variomedia.errors import ConfigurationError, ZoneError
+from certbot_dns_variomedia.names import identifier_name
 
 ACCOUNT = ZoneMap(
     [

@@ -610,7 +610,7 @@ def test_name_with_a_trailing_dot(stage: Stage, row: BadInputRow) -> None:
 )
 def test_wildcard_of_a_wildcard(stage: Stage, row: BadInputRow) -> None:
     """certbot passes the name on; the CA (Pebble here) refuses the order before any
-    challenge exists. The plugin's own check (`zones.identifier_name`) is a property test."""
+    challenge exists. The plugin's own check (`names.identifier_name`) is a property test."""
     status, text = certonly(stage, ["*.*.example.test"])
     stage.verify_bad_input(row, status, text)
 

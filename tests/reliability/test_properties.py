@@ -23,9 +23,9 @@ from certbot_dns_variomedia.controlpanel.errors import WINDOW_TOO_LARGE, Control
 from certbot_dns_variomedia.controlpanel.models import Email, EmailPage
 from certbot_dns_variomedia.controlpanel.search import walk_emails
 from certbot_dns_variomedia.core.propagation import Plan, check
-from certbot_dns_variomedia.core.zones import ZoneMap, identifier_name, place
+from certbot_dns_variomedia.core.zones import ZoneMap, place
 from certbot_dns_variomedia.errors import ConfigurationError, ZoneError
-from certbot_dns_variomedia.names import is_subdomain, relative_name, to_ace
+from certbot_dns_variomedia.names import identifier_name, is_subdomain, relative_name, to_ace
 from certbot_dns_variomedia.nameservers import NameServer
 from certbot_dns_variomedia.resolver import MAX_CNAME_CHAIN, Resolver, normalize_name
 from certbot_dns_variomedia.testing.controlpanel.simulator import make_email
@@ -272,7 +272,7 @@ def test_cname_chains_end_or_are_refused(links: dict[int, int], start: int) -> N
     Claim(
         "properties",
         "A wildcard anywhere but as the whole first label (*.*.x, a*.x, x.*.y) is refused "
-        "by the plugin itself (zones.identifier_name), whatever a CA would do",
+        "by the plugin itself (names.identifier_name), whatever a CA would do",
         promises=(4,),
     )
 )
