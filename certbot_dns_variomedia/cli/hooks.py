@@ -78,12 +78,10 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         return 0  # the order's last cleanup call removes every record of it
     owner = hook_owner()
     end_order(state_file(args), owner)
-    from .hook_order import clean_up, open_run  # noqa: PLC0415
+    from .hook_cleanup import clean_up  # noqa: PLC0415
 
-    with open_run(args, owner) as run:
-        problems = clean_up(
-            run, call.domain, call.validation, batch=batch_of(owner) if call.counted else None
-        )
+    batch = batch_of(owner) if call.counted else None
+    problems = clean_up(args, call.domain, call.validation, batch=batch)
     for problem in problems:
         logger.warning("Could not remove a challenge record: %s. The next run removes it.", problem)
     return 0
