@@ -23,8 +23,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
+from typing import TypeVar
 
 from .. import __version__
 from ..errors import VariomediaError
@@ -33,6 +34,7 @@ from .output import setup_logging
 from .usage import UsageError
 
 PROG = "variomedia-dns"
+Status = TypeVar("Status")  # what a piece of work returns: an exit status, or None
 # The module of each subcommand, in the order --help lists them. Only the module of the command
 # that runs is imported: certbot starts the hooks once per challenge, and each call must not pay
 # for what other commands need (acme and cryptography for `issue`, ...).
@@ -92,10 +94,12 @@ def _exit_code(error: SystemExit) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    command = _command(argv)
     # certbot's hook calls before an order's last one: served before any parser is built.
-    if (status := hook_notes.before_the_last(_command(argv), argv, os.environ)) is not None:
+    status = _run(command, lambda: hook_notes.before_the_last(command, argv, os.environ))
+    if status is not None:
         return status
-    parser = build_parser(_command(argv))
+    parser = build_parser(command)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error argparse has printed
@@ -103,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = -1 if args.quiet else args.verbose
     setup_logging(verbosity, sys.stdout if getattr(args, "log_to_stdout", False) else sys.stderr)
     with _sigterm_raises():
-        return _run(args)
+        return _run(args.command, lambda: args.func(args))
 
 
 @contextlib.contextmanager
@@ -122,12 +126,12 @@ def _sigterm_raises() -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run(args: argparse.Namespace) -> int:
-    """The subcommand, with every error turned into a message and an exit status."""
+def _run(command: str | None, work: Callable[[], Status]) -> Status | int:
+    """`work` (a subcommand), with every error turned into one message and an exit status."""
     try:
-        status: int = args.func(args)
+        return work()
     except UsageError as e:
-        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        print(f"{PROG} {command}: error: {e}", file=sys.stderr)
         return 2
     except VariomediaError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -142,4 +146,3 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return status

@@ -177,6 +177,29 @@ def test_every_call_reads_the_state_file_option_alike(
     assert not account.state_file.exists()  # the default (the environment's) was not used
 
 
+def test_a_call_before_the_last_that_cannot_note_says_why_in_one_line(
+    account: Account, certbot: Path, tmp_path: Path
+) -> None:
+    """The calls before the last run before the command's parser: their errors still end in
+    one message and status 1, never a traceback (a symlinked state file once gave one)."""
+    planted = tmp_path / "planted.json"
+    planted.symlink_to(tmp_path / "target.json")
+    run = run_certbot(
+        certbot,
+        account,
+        hook(account, "auth", "example.test", "apex", 1, "--state-file", str(planted)),
+    )
+    assert run.statuses == [1]
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [
+        f"variomedia-dns: error: The state file {planted} is not used: {planted} is a symbolic "
+        "link. Keep it in a directory that belongs to this user (or root) and that no one else "
+        "can write."
+    ]
+    assert not (tmp_path / "target.json").exists()
+    assert account.sim.counters.total == 0
+
+
 def test_a_noted_order_never_serves_another_certbot_run_or_another_order(
     account: Account, certbot: Path
 ) -> None:
