@@ -28,7 +28,16 @@ def owner_in_new_pid_namespace() -> Iterator[str]:
     if unshare is None:
         raise RuntimeError("unshare(1) is not installed")
     inside = subprocess.Popen(
-        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", _OWNER_INSIDE],
+        [
+            unshare,
+            "--pid",
+            "--fork",
+            "--kill-child",  # the process inside dies with unshare (a kill reaches unshare only)
+            "--mount-proc",
+            sys.executable,
+            "-c",
+            _OWNER_INSIDE,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
