@@ -13,9 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-import requests
-
-from ..clock import SYSTEM_CLOCK, Clock
 from .credentials import ControlPanelCredentials
 from .errors import ControlPanelError
 from .models import (
@@ -29,7 +26,7 @@ from .models import (
     format_api_time,
 )
 from .search import MAX_SPLIT_DEPTH, MAX_WINDOW_RESULTS, walk_emails
-from .transport import DEFAULT_RATE, DEFAULT_TIMEOUT, Transport
+from .transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -45,38 +42,9 @@ class ControlPanelClient:
                 ...
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        app_id: str,
-        app_version: str,
-        cp_token: str,
-        verify: bool | str = True,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        clock: Clock = SYSTEM_CLOCK,
-        max_retries: int = 3,
-        max_retry_after: float = 30.0,
-        rate: float = DEFAULT_RATE,
-        credentials_source: str = "the credentials file",
-        session: requests.Session | None = None,
-    ) -> None:
-        """``verify`` is True (system CAs), False, or the path of a CA bundle; ``rate`` (requests
-        per second) and the retry options are :class:`~.transport.Transport`'s."""
-        self.transport = Transport(
-            base_url,
-            app_id=app_id,
-            app_version=app_version,
-            cp_token=cp_token,
-            verify=verify,
-            timeout=timeout,
-            clock=clock,
-            max_retries=max_retries,
-            max_retry_after=max_retry_after,
-            rate=rate,
-            credentials_source=credentials_source,
-            session=session,
-        )
+    def __init__(self, transport: Transport) -> None:
+        """The endpoints, sent through `transport` (URL, app identity, TLS, pacing, retries)."""
+        self.transport = transport
         self.base_url = self.transport.base_url
         self.object_id: int | None = None
 
@@ -91,12 +59,14 @@ class ControlPanelClient:
     ) -> ControlPanelClient:
         """A client for the URL and app identity in ``credentials`` (log in separately)."""
         return cls(
-            credentials.base_url,
-            app_id=credentials.app_id,
-            app_version=credentials.app_version,
-            cp_token=credentials.cp_token,
-            credentials_source=credentials.source,
-            **options,
+            Transport(
+                credentials.base_url,
+                app_id=credentials.app_id,
+                app_version=credentials.app_version,
+                cp_token=credentials.cp_token,
+                credentials_source=credentials.source,
+                **options,
+            )
         )
 
     def __repr__(self) -> str:

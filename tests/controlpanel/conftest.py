@@ -18,7 +18,7 @@ import pytest
 from certbot_dns_variomedia.clock import Clock
 from certbot_dns_variomedia.controlpanel.cli import main
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
-from certbot_dns_variomedia.controlpanel.transport import DEFAULT_RATE
+from certbot_dns_variomedia.controlpanel.transport import DEFAULT_RATE, Transport
 from certbot_dns_variomedia.nameservers import NameServer
 from certbot_dns_variomedia.resolver import Resolver
 from certbot_dns_variomedia.testing.acme.certs import (
@@ -82,15 +82,17 @@ def make_client(
     """A client of ``sim`` with short timeouts (a hung test fails fast)."""
     c = sim.config
     return ControlPanelClient(
-        sim.url,
-        app_id=c.app_id if app_id is None else app_id,
-        app_version=c.app_version,
-        cp_token=c.cp_token if cp_token is None else cp_token,
-        timeout=(2.0, 5.0),
-        clock=clock or RecordingClock(),
-        max_retries=max_retries,
-        max_retry_after=max_retry_after,
-        rate=rate,
+        Transport(
+            sim.url,
+            app_id=c.app_id if app_id is None else app_id,
+            app_version=c.app_version,
+            cp_token=c.cp_token if cp_token is None else cp_token,
+            timeout=(2.0, 5.0),
+            clock=clock or RecordingClock(),
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            rate=rate,
+        )
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from certbot_dns_variomedia.clock import SYSTEM_CLOCK
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
+from certbot_dns_variomedia.controlpanel.transport import Transport
 from certbot_dns_variomedia.testing.controlpanel.simulator import ControlPanelSimulator
 
 from .conftest import RecordingClock, make_client
@@ -111,11 +112,13 @@ def test_nobody_listening() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cp = ControlPanelClient(
-        f"http://127.0.0.1:{port}/api/v0/",
-        app_id="a",
-        app_version="1.0.0.0",
-        cp_token="t" * 20,
-        timeout=(1.0, 1.0),
+        Transport(
+            f"http://127.0.0.1:{port}/api/v0/",
+            app_id="a",
+            app_version="1.0.0.0",
+            cp_token="t" * 20,
+            timeout=(1.0, 1.0),
+        )
     )
     with cp, pytest.raises(ControlPanelError, match="Cannot reach the Control Panel") as caught:
         cp.login("user", "pass")
@@ -236,7 +239,9 @@ def odd_url() -> Iterator[str]:
 
 def _odd_client(url: str) -> ControlPanelClient:
     return ControlPanelClient(
-        url, app_id="a", app_version="1.0.0.0", cp_token="cp-token-secret", timeout=(2.0, 5.0)
+        Transport(
+            url, app_id="a", app_version="1.0.0.0", cp_token="cp-token-secret", timeout=(2.0, 5.0)
+        )
     )
 
 

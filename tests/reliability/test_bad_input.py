@@ -21,6 +21,7 @@ from cryptography import x509
 
 from certbot_dns_variomedia.controlpanel.cli import main as cp_audit
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
+from certbot_dns_variomedia.controlpanel.transport import Transport
 from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority, write_pem_bundle
 from certbot_dns_variomedia.testing.controlpanel.simulator import (
     ControlPanelSimConfig,
@@ -664,11 +665,13 @@ def panel() -> Iterator[ControlPanelSimulator]:
 def test_control_panel_window_too_large(panel: ControlPanelSimulator, row: BadInputRow) -> None:
     panel.window_limit = 40  # 120 e-mails in the week: refused until split into parts
     cp = ControlPanelClient(
-        panel.url,
-        app_id=panel.config.app_id,
-        app_version=panel.config.app_version,
-        cp_token=panel.config.cp_token,
-        timeout=(2.0, 5.0),
+        Transport(
+            panel.url,
+            app_id=panel.config.app_id,
+            app_version=panel.config.app_version,
+            cp_token=panel.config.cp_token,
+            timeout=(2.0, 5.0),
+        )
     )
     with cp:
         cp.login(panel.config.username, panel.config.password)

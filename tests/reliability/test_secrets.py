@@ -24,6 +24,7 @@ from certbot_dns_variomedia.api.client import VariomediaClient
 from certbot_dns_variomedia.api.transport import RetryPolicy
 from certbot_dns_variomedia.controlpanel.client import ControlPanelClient
 from certbot_dns_variomedia.controlpanel.errors import ControlPanelError
+from certbot_dns_variomedia.controlpanel.transport import Transport
 from certbot_dns_variomedia.credentials import load_variomedia_credentials
 from certbot_dns_variomedia.errors import VariomediaError
 from certbot_dns_variomedia.testing.acme.certs import CertificateAuthority
@@ -200,12 +201,14 @@ def panel() -> Iterator[ControlPanelSimulator]:
 def _cp_client(panel: ControlPanelSimulator, verify: bool | str = True) -> ControlPanelClient:
     c = panel.config
     return ControlPanelClient(
-        panel.url,
-        app_id=c.app_id,
-        app_version=c.app_version,
-        cp_token=c.cp_token,
-        verify=verify,
-        timeout=(2.0, 5.0),
+        Transport(
+            panel.url,
+            app_id=c.app_id,
+            app_version=c.app_version,
+            cp_token=c.cp_token,
+            verify=verify,
+            timeout=(2.0, 5.0),
+        )
     )
 
 
