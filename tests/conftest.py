@@ -14,9 +14,12 @@ the deprecations that the library brings about itself, or other libraries, pass.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import socket
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from types import FrameType
@@ -106,3 +109,33 @@ def _own_deprecations_fail(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     if found:
         pytest.fail(f"A DeprecationWarning from this package's code: {found[0]}")
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[str, list[bytes]]]:
+    """A 'proxy' on loopback that notes what reaches it and answers nothing useful."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2.0)
+                with contextlib.suppress(OSError):
+                    seen.append(conn.recv(65536))
+                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        server.close()

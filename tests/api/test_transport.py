@@ -3,11 +3,7 @@ Retry-After, and the URL and token rules."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -190,36 +186,6 @@ def test_a_redirect_is_an_error_that_names_where_it_points(
 
 
 # -- the environment --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy() -> Iterator[tuple[str, list[bytes]]]:
-    """A 'proxy' on loopback that notes what reaches it and answers nothing useful."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-    seen: list[bytes] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2.0)
-                with contextlib.suppress(OSError):
-                    seen.append(conn.recv(65536))
-                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        server.close()
 
 
 def test_a_proxy_from_the_environment_never_sees_a_loopback_request(

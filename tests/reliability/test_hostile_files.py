@@ -344,3 +344,35 @@ def test_credentials_of_another_user_are_warned_about(stage: Stage, row: BadInpu
     os.chown(path, *(pwd.getpwnam("nobody")[2:4]))
     result = stage.run(stage.command(["example.test"], cert_name="row", credentials=path))
     stage.verify_bad_input(row, result.returncode, output(result), {"file": str(path)})
+
+
+@declare(
+    BadInputRow(
+        given="A proxy in root's environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, as sudo -E "
+        "keeps them) and a 'default' entry in root's ~/.netrc, with the API on loopback",
+        door="variomedia-dns",
+        result="works",
+        says=("example.test",),
+        written="read only; the proxy receives nothing, the API only the credentials' token",
+        requests=(2, 2),
+        promises=(5,),
+    )
+)
+def test_a_proxy_and_a_netrc_from_the_environment_are_not_used(
+    stage: Stage, row: BadInputRow, proxy: tuple[str, list[bytes]], tmp_path: Path
+) -> None:
+    url, seen = proxy
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login somebody password unrelated-secret\n")
+    netrc.chmod(0o600)
+    environment = {name: url for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY")}
+    result = subprocess.run(
+        [HOOK, "records", "list", "--credentials", str(stage.box.credentials)],
+        env={**stage.box.env(), **environment, "NETRC": str(netrc), "NO_PROXY": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert seen == []
+    stage.verify_bad_input(row, result.returncode, output(result))
