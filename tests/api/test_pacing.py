@@ -120,13 +120,16 @@ def test_a_burst_of_40_requests_draws_no_429() -> None:
 
 
 def test_without_pacing_the_same_burst_draws_429s_and_still_finishes() -> None:
-    """The control experiment: the simulator's limit is real, and Retry-After saves the day."""
-    with VariomediaSimulator(replace(CONFIG, rate_limit=(5, 0.5))) as sim:
+    """The control experiment: the simulator's limit is real, and Retry-After saves the day.
+
+    Four requests within 2 s draw the 429 on any machine; the limit of 5 in 0.5 s this test had
+    was missed by a CI machine busy enough to take longer than that for them."""
+    with VariomediaSimulator(replace(CONFIG, rate_limit=(3, 2.0))) as sim:
         client = client_for(sim)
-        for _ in range(12):
+        for _ in range(6):
             client.get_domain("example.test")
         assert sim.counters.too_many_requests > 0
-        assert sim.counters.by_status[200] == 12
+        assert sim.counters.by_status[200] == 6
 
 
 # -- a ledger someone else wrote ---------------------------------------------------------------
