@@ -187,5 +187,5 @@ def test_a_refusal_without_a_reason_ends_the_order_at_once(
         "The CA refused the dns-persist-01 record of *.strict.example.test without giving a "
         "reason. Check what every name server shows: variomedia-dns persist check"
     )
-    assert elapsed < 10  # not the 30 s acme_timeout
+    assert elapsed < 25  # not the 30 s acme_timeout (a busy machine takes seconds, not 30)
     assert "wildcard" in strict.log_tail(400)  # the reason is only in the CA's log
