@@ -34,6 +34,7 @@ import requests
 from ...clock import SYSTEM_CLOCK, Clock
 from ..servers.process import ProcessService, log_tail
 from .certs import CertificateAuthority, IssuedCert
+from .directory import directory_problem
 
 __all__ = ["DEFAULT_ISSUER", "Acme2Certifier", "Acme2CertifierError"]
 
@@ -42,7 +43,6 @@ DEFAULT_ISSUER = "ca.variomedia.test"
 
 _HOST = "127.0.0.1"
 _POLL_INTERVAL = 0.05
-_PROBE_TIMEOUT = (0.5, 2.0)
 _LOG_TAIL_LINES = 40
 _PORT_FILE = "port"
 
@@ -234,15 +234,12 @@ class Acme2Certifier(ProcessService):
                     text = port_file.read_text(encoding="ascii").strip()
                     self.port = int(text) if text.isdigit() else None
                 if self.port is not None:
-                    try:
-                        answer = session.get(
-                            self.directory_url, verify=str(self.ca_bundle), timeout=_PROBE_TIMEOUT
-                        )
-                        if answer.status_code == 200 and "newAccount" in answer.json():
-                            return
-                        last = f"HTTP {answer.status_code} from {self.directory_url}"
-                    except (requests.RequestException, ValueError) as exc:
-                        last = f"{type(exc).__name__}: {exc}"
+                    problem = directory_problem(
+                        session, self.directory_url, ca_bundle=self.ca_bundle
+                    )
+                    if problem is None:
+                        return
+                    last = problem
                 if self._clock.monotonic() >= deadline:
                     raise Acme2CertifierError(
                         f"acme2certifier did not answer within {self.start_timeout:g} s "

@@ -29,6 +29,7 @@ from ...clock import SYSTEM_CLOCK, Clock
 from ..servers.process import ProcessService, log_tail
 from ..servers.service import free_port
 from .certs import CertificateAuthority, IssuedCert
+from .directory import directory_problem
 
 __all__ = ["DEFAULT_BINARY", "Pebble", "PebbleError"]
 
@@ -39,7 +40,6 @@ _POLL_INTERVAL = 0.05
 _HTTP_TIMEOUT = (2.0, 5.0)  # (connect, read) for every request to Pebble
 # Start-up probes are short: on loopback a live Pebble answers in milliseconds, and a port taken
 # by someone else must not hold up noticing that Pebble has exited.
-_PROBE_TIMEOUT = (0.5, 2.0)
 _LOG_TAIL_LINES = 40
 
 
@@ -259,13 +259,11 @@ class Pebble(ProcessService):
                     f"Pebble exited with status {process.returncode} during start-up\n"
                     + self._tail_text()
                 )
-            try:
-                response = self._get(self.directory_url, timeout=_PROBE_TIMEOUT)
-                if response.status_code == 200 and "newAccount" in response.json():
-                    return
-                last_problem = f"HTTP {response.status_code} from {self.directory_url}"
-            except (requests.RequestException, ValueError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
+            assert self._session is not None
+            problem = directory_problem(self._session, self.directory_url, ca_bundle=self.ca_bundle)
+            if problem is None:
+                return
+            last_problem = problem
             if self._clock.monotonic() >= deadline:
                 raise PebbleError(
                     f"Pebble's directory {self.directory_url} did not answer within "
